@@ -1,0 +1,269 @@
+import { isIP } from 'node:net';
+import type { TargetEndpoint } from '../core/pool/index.js';
+
+/**
+ * Every setting poolpilot reads, parsed and validated once at start-up into one frozen object.
+ * Nothing below `src/config` reads `process.env`.
+ */
+
+export type Role = 'viewer' | 'operator' | 'admin';
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+
+export interface DatabaseConnection {
+  /** What pg connects with; may contain the password. Never log it. */
+  connectionString: string;
+  endpoint: TargetEndpoint;
+}
+
+export interface ApiToken {
+  role: Role;
+  token: string;
+}
+
+export interface Config {
+  /** null: no database configured, so the embedded PostgreSQL is started. */
+  primary: DatabaseConnection | null;
+  replicas: DatabaseConnection[];
+  pool: {
+    max: number;
+    min: number;
+    idleTimeoutMs: number;
+    connectionTimeoutMs: number;
+    statementTimeoutMs: number;
+  };
+  replicaMaxLagMs: number;
+  healthCheckIntervalMs: number;
+  queue: { concurrency: number; max: number; timeoutMs: number };
+  dbContainer: string | null;
+  serverMemoryMb: number | null;
+  serverCpus: number | null;
+  port: number;
+  host: string;
+  tokens: ApiToken[];
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  embedded: { dataDir: string; port: number };
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The defaults table: one place that says what an unset variable means. */
+export const DEFAULTS = {
+  DB_PORT: 5432,
+  DB_NAME: 'postgres',
+  DB_USER: 'postgres',
+  DB_POOL_SIZE: 20,
+  DB_POOL_MIN: 5,
+  DB_IDLE_TIMEOUT: 30_000,
+  DB_CONN_TIMEOUT: 10_000,
+  DB_STATEMENT_TIMEOUT: 30_000,
+  DB_REPLICA_MAX_LAG_MS: 5_000,
+  HEALTH_CHECK_INTERVAL_MS: 2_000,
+  COMPLEX_QUEUE_CONCURRENCY: 2,
+  COMPLEX_QUEUE_MAX: 100,
+  COMPLEX_QUEUE_TIMEOUT_MS: 30_000,
+  PORT: 3338,
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'info',
+  EMBEDDED_PG_DATA: '.data',
+  EMBEDDED_PG_PORT: 5432,
+} as const;
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const problems: string[] = [];
+  const int = (name: keyof typeof DEFAULTS | string, fallback: number | null, min: number, max: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return fallback;
+    const value = Number(raw.trim());
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(
+        `${name}=${JSON.stringify(raw)} is not accepted: expected a whole number from ${min} to ${max}`,
+      );
+      return fallback;
+    }
+    return value;
+  };
+
+  const primary = parsePrimary(env, problems, int);
+  const replicas = (env.DB_REPLICA_URLS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .flatMap((url, i) => {
+      const parsed = parseUrl(url);
+      if (!parsed) {
+        problems.push(
+          `DB_REPLICA_URLS entry ${i + 1} (${maskUrl(url)}) is not accepted: expected postgres://user:password@host:port/database`,
+        );
+        return [];
+      }
+      return [parsed];
+    });
+
+  const max = int('DB_POOL_SIZE', DEFAULTS.DB_POOL_SIZE, 1, 10_000)!;
+  const min = int('DB_POOL_MIN', DEFAULTS.DB_POOL_MIN, 0, 10_000)!;
+  if (min > max)
+    problems.push(`DB_POOL_MIN=${min} is not accepted: it must not exceed DB_POOL_SIZE (${max})`);
+
+  const port = int('PORT', DEFAULTS.PORT, 0, 65_535)!;
+  const host = (env.HOST ?? DEFAULTS.HOST).trim();
+  if (!host) problems.push('HOST="" is not accepted: expected a host name or IP address');
+
+  const tokens = parseTokens(env.API_TOKENS, problems);
+  if (tokens.length === 0 && host && !isLoopback(host)) {
+    problems.push(
+      `HOST=${JSON.stringify(host)} is not accepted without API_TOKENS: with no tokens poolpilot listens on loopback only ` +
+        '(127.0.0.1, ::1 or localhost); set API_TOKENS=role:token,... to listen elsewhere',
+    );
+  }
+
+  const logLevel = (env.LOG_LEVEL ?? DEFAULTS.LOG_LEVEL).trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.push(
+      `LOG_LEVEL=${JSON.stringify(env.LOG_LEVEL)} is not accepted: expected one of ${LOG_LEVELS.join(', ')}`,
+    );
+  }
+
+  const config: Config = {
+    primary,
+    replicas,
+    pool: {
+      max,
+      min,
+      idleTimeoutMs: int('DB_IDLE_TIMEOUT', DEFAULTS.DB_IDLE_TIMEOUT, 100, 86_400_000)!,
+      connectionTimeoutMs: int('DB_CONN_TIMEOUT', DEFAULTS.DB_CONN_TIMEOUT, 100, 600_000)!,
+      statementTimeoutMs: int('DB_STATEMENT_TIMEOUT', DEFAULTS.DB_STATEMENT_TIMEOUT, 1, 86_400_000)!,
+    },
+    replicaMaxLagMs: int('DB_REPLICA_MAX_LAG_MS', DEFAULTS.DB_REPLICA_MAX_LAG_MS, 0, 86_400_000)!,
+    healthCheckIntervalMs: int(
+      'HEALTH_CHECK_INTERVAL_MS',
+      DEFAULTS.HEALTH_CHECK_INTERVAL_MS,
+      100,
+      3_600_000,
+    )!,
+    queue: {
+      concurrency: int('COMPLEX_QUEUE_CONCURRENCY', DEFAULTS.COMPLEX_QUEUE_CONCURRENCY, 1, 1_000)!,
+      max: int('COMPLEX_QUEUE_MAX', DEFAULTS.COMPLEX_QUEUE_MAX, 0, 1_000_000)!,
+      timeoutMs: int('COMPLEX_QUEUE_TIMEOUT_MS', DEFAULTS.COMPLEX_QUEUE_TIMEOUT_MS, 1, 86_400_000)!,
+    },
+    dbContainer: env.DB_CONTAINER?.trim() || null,
+    serverMemoryMb: int('DB_SERVER_MEMORY_MB', null, 64, 100_000_000),
+    serverCpus: int('DB_SERVER_CPUS', null, 1, 10_000),
+    port,
+    host,
+    tokens,
+    logLevel: logLevel as Config['logLevel'],
+    embedded: {
+      dataDir: env.EMBEDDED_PG_DATA?.trim() || DEFAULTS.EMBEDDED_PG_DATA,
+      port: int('EMBEDDED_PG_PORT', DEFAULTS.EMBEDDED_PG_PORT, 1, 65_535)!,
+    },
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+type IntReader = (name: string, fallback: number | null, min: number, max: number) => number | null;
+
+function parsePrimary(env: Env, problems: string[], int: IntReader): DatabaseConnection | null {
+  if (env.DATABASE_URL?.trim()) {
+    const parsed = parseUrl(env.DATABASE_URL.trim());
+    if (!parsed) {
+      problems.push(
+        `DATABASE_URL=${JSON.stringify(maskUrl(env.DATABASE_URL))} is not accepted: expected postgres://user:password@host:port/database`,
+      );
+    }
+    return parsed;
+  }
+  if (!env.DB_HOST?.trim()) return null;
+  const endpoint: TargetEndpoint = {
+    host: env.DB_HOST.trim(),
+    port: int('DB_PORT', DEFAULTS.DB_PORT, 1, 65_535)!,
+    database: env.DB_NAME?.trim() || DEFAULTS.DB_NAME,
+    user: env.DB_USER?.trim() || DEFAULTS.DB_USER,
+  };
+  const url = new URL('postgres://localhost');
+  url.hostname = endpoint.host;
+  url.port = String(endpoint.port);
+  url.pathname = `/${encodeURIComponent(endpoint.database)}`;
+  url.username = encodeURIComponent(endpoint.user);
+  if (env.DB_PASSWORD) url.password = encodeURIComponent(env.DB_PASSWORD);
+  return { connectionString: url.toString(), endpoint };
+}
+
+export function parseUrl(raw: string): DatabaseConnection | null {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return null;
+  if (!url.hostname) return null;
+  const port = url.port ? Number(url.port) : 5432;
+  return {
+    connectionString: raw,
+    endpoint: {
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port,
+      database: decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres',
+      user: decodeURIComponent(url.username) || 'postgres',
+    },
+  };
+}
+
+/** The URL with its password replaced, for messages. */
+export function maskUrl(raw: string): string {
+  return raw.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1****@');
+}
+
+function parseTokens(raw: string | undefined, problems: string[]): ApiToken[] {
+  if (!raw?.trim()) return [];
+  const tokens: ApiToken[] = [];
+  raw.split(',').forEach((pair, i) => {
+    const trimmed = pair.trim();
+    if (!trimmed) return;
+    const colon = trimmed.indexOf(':');
+    const role = colon === -1 ? trimmed : trimmed.slice(0, colon);
+    const token = colon === -1 ? '' : trimmed.slice(colon + 1);
+    // The token itself never appears in a message: only its position and what is wrong.
+    if (!(ROLES as readonly string[]).includes(role)) {
+      problems.push(
+        `API_TOKENS entry ${i + 1} is not accepted: role ${JSON.stringify(role)} must be one of ${ROLES.join(', ')} (format role:token)`,
+      );
+    } else if (token.length < 16) {
+      problems.push(
+        `API_TOKENS entry ${i + 1} (${role}) is not accepted: the token must be at least 16 characters`,
+      );
+    } else {
+      tokens.push({ role: role as Role, token });
+    }
+  });
+  return tokens;
+}
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1';
+  return false;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

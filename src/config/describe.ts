@@ -1,0 +1,28 @@
+import type { Config } from './config.js';
+
+/** The configuration as it may be shown to anyone: endpoints without passwords, token counts per role. */
+export function describeConfig(config: Readonly<Config>) {
+  return {
+    primary: config.primary ? config.primary.endpoint : null,
+    replicas: config.replicas.map((r) => r.endpoint),
+    embedded: config.primary === null,
+    pool: { ...config.pool },
+    replicaMaxLagMs: config.replicaMaxLagMs,
+    healthCheckIntervalMs: config.healthCheckIntervalMs,
+    queue: { ...config.queue },
+    dbContainer: config.dbContainer,
+    serverMemoryMb: config.serverMemoryMb,
+    serverCpus: config.serverCpus,
+    host: config.host,
+    port: config.port,
+    authEnabled: config.tokens.length > 0,
+    tokensByRole: {
+      viewer: config.tokens.filter((t) => t.role === 'viewer').length,
+      operator: config.tokens.filter((t) => t.role === 'operator').length,
+      admin: config.tokens.filter((t) => t.role === 'admin').length,
+    },
+    logLevel: config.logLevel,
+  };
+}
+
+export type ConfigDescription = ReturnType<typeof describeConfig>;

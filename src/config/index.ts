@@ -1,0 +1,14 @@
+export {
+  type ApiToken,
+  type Config,
+  ConfigError,
+  type DatabaseConnection,
+  DEFAULTS,
+  isLoopback,
+  loadConfig,
+  maskUrl,
+  parseUrl,
+  ROLES,
+  type Role,
+} from './config.js';
+export { type ConfigDescription, describeConfig } from './describe.js';

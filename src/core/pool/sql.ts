@@ -1,0 +1,19 @@
+/** Every statement the pool's health checking sends, named for what it asks. */
+
+export const PRIMARY_CHECK = `
+SELECT pg_is_in_recovery() AS in_recovery,
+       current_setting('server_version') AS server_version,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS wal_lsn`;
+
+// CASE short-circuits at run time, so the recovery-only functions are not called on a primary.
+export const REPLICA_CHECK = `
+SELECT pg_is_in_recovery() AS in_recovery,
+       current_setting('server_version') AS server_version,
+       CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()::text END AS receive_lsn,
+       CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END AS replay_lsn,
+       CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
+       CASE
+         WHEN NOT pg_is_in_recovery() THEN NULL
+         WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+         ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000
+       END AS lag_ms`;

@@ -1,0 +1,101 @@
+import type pg from 'pg';
+import { Pool, type PoolOptions, type PoolState } from './pool.js';
+
+export type TargetRole = 'primary' | 'replica';
+export type TargetStatus = 'up' | 'down' | 'unknown';
+
+/** Where a target lives, without its password: safe to log and show. */
+export interface TargetEndpoint {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+}
+
+export interface TargetSpec {
+  name: string;
+  role: TargetRole;
+  connection: pg.ClientConfig;
+  endpoint: TargetEndpoint;
+}
+
+export interface ReplicationState {
+  /** Bytes of WAL the primary has written that this replica has not replayed. */
+  lagBytes: number | null;
+  /** Time since the last replayed transaction when replay is behind; 0 when caught up. */
+  lagMs: number | null;
+  replayPaused: boolean;
+  receiveLsn: string | null;
+  replayLsn: string | null;
+}
+
+export interface TargetHealth {
+  status: TargetStatus;
+  reason: string | null;
+  /** When the status last changed. */
+  since: Date;
+  lastCheckAt: Date | null;
+  lastCheckMs: number | null;
+  consecutiveFailures: number;
+  nextCheckAt: Date | null;
+}
+
+export interface TargetState {
+  name: string;
+  role: TargetRole;
+  endpoint: TargetEndpoint;
+  health: TargetHealth;
+  serverVersion: string | null;
+  /** The primary's current WAL position (primary only). */
+  walLsn: string | null;
+  replication: ReplicationState | null;
+  pool: PoolState;
+}
+
+/** One PostgreSQL server poolpilot sends work to: its pool plus what health checking knows of it. */
+export class Target {
+  readonly spec: TargetSpec;
+  readonly pool: Pool;
+  health: TargetHealth = {
+    status: 'unknown',
+    reason: null,
+    since: new Date(),
+    lastCheckAt: null,
+    lastCheckMs: null,
+    consecutiveFailures: 0,
+    nextCheckAt: null,
+  };
+  serverVersion: string | null = null;
+  walLsn: string | null = null;
+  replication: ReplicationState | null = null;
+
+  constructor(spec: TargetSpec, options: PoolOptions) {
+    this.spec = spec;
+    this.pool = new Pool(spec.name, spec.connection, options);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get role(): TargetRole {
+    return this.spec.role;
+  }
+
+  get isUp(): boolean {
+    return this.health.status === 'up';
+  }
+
+  state(): TargetState {
+    return {
+      name: this.spec.name,
+      role: this.spec.role,
+      endpoint: this.spec.endpoint,
+      health: { ...this.health },
+      serverVersion: this.serverVersion,
+      walLsn: this.walLsn,
+      replication: this.replication ? { ...this.replication } : null,
+      pool: this.pool.state(),
+    };
+  }
+}

@@ -1,0 +1,10 @@
+export { type EmbeddedDatabase, type EmbeddedOptions, startEmbeddedDatabase } from './embedded-database.js';
+export { freePort } from './free-port.js';
+export {
+  type OsUser,
+  PostgresServer,
+  reachableBy,
+  resolveDataRoot,
+  type ServerOptions,
+  serverUser,
+} from './postgres-server.js';

@@ -1,0 +1,49 @@
+import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type { Role } from '../config/index.js';
+import { ErrorCode, PoolpilotError } from '../core/index.js';
+import type { Context } from './context.js';
+
+const RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
+
+function atLeast(role: Role | null, wanted: Role): boolean {
+  return role !== null && RANK[role] >= RANK[wanted];
+}
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  AuthScopes: { viewer: boolean; operator: boolean; admin: boolean };
+  Scalars: {
+    JSON: { Input: unknown; Output: unknown };
+    DateTime: { Input: Date; Output: Date | string };
+  };
+  DefaultFieldNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => ({
+      viewer: atLeast(ctx.viewer.role, 'viewer'),
+      operator: atLeast(ctx.viewer.role, 'operator'),
+      admin: atLeast(ctx.viewer.role, 'admin'),
+    }),
+    unauthorizedError: (_parent, ctx, info) =>
+      ctx.viewer.role === null
+        ? new PoolpilotError(
+            ErrorCode.Unauthenticated,
+            'a valid API token is required (Authorization: Bearer TOKEN)',
+          )
+        : new PoolpilotError(
+            ErrorCode.Forbidden,
+            `${info.parentType.name}.${info.fieldName} needs a higher role than ${ctx.viewer.role}`,
+          ),
+  },
+});
+
+builder.addScalarType('JSON', JSONResolver);
+builder.addScalarType('DateTime', DateTimeResolver);
+
+builder.queryType({ authScopes: { viewer: true } });
+builder.mutationType({ authScopes: { viewer: true } });

@@ -1,0 +1,15 @@
+import type { Role } from '../config/index.js';
+import type { Poolpilot } from '../core/index.js';
+
+/** Who is asking: `role` is null only when auth is on and no valid token was given. */
+export interface Viewer {
+  role: Role | null;
+  authEnabled: boolean;
+}
+
+export interface Context {
+  poolpilot: Poolpilot;
+  viewer: Viewer;
+  /** Aborted when the client goes away: running statements are cancelled on the server. */
+  signal: AbortSignal | undefined;
+}

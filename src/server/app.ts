@@ -1,0 +1,72 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Poolpilot } from '../core/index.js';
+import type { Logger } from '../core/logger.js';
+import { createAuthenticator } from './auth.js';
+import { serveGraphiQLAsset } from './graphiql.js';
+import { serveHealth } from './health-route.js';
+import { attachWebSocket } from './websocket.js';
+import { createPoolpilotYoga, type Yoga } from './yoga.js';
+
+export interface App {
+  server: Server;
+  yoga: Yoga;
+  /** Resolves with the bound address (port 0 picks a free one). */
+  listen(port: number, host: string): Promise<AddressInfo>;
+  url(): string;
+  close(): Promise<void>;
+}
+
+/** HTTP routes, Yoga and graphql-ws on one `node:http` server. */
+export function createApp(poolpilot: Poolpilot, log: Logger): App {
+  const authenticate = createAuthenticator(poolpilot.config.tokens);
+  const yoga = createPoolpilotYoga({ poolpilot, authenticate, log });
+  const server = createServer((req, res) => {
+    route(req, res).catch((error) => {
+      log.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error');
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if ((req.method === 'GET' || req.method === 'HEAD') && pathname === '/health')
+      return serveHealth(poolpilot, res);
+    if ((req.method === 'GET' || req.method === 'HEAD') && (await serveGraphiQLAsset(pathname, res, req)))
+      return;
+    if (pathname === '/') {
+      res.writeHead(302, { location: '/graphql' });
+      res.end();
+      return;
+    }
+    await yoga(req, res);
+  }
+
+  const ws = attachWebSocket(server, yoga, authenticate);
+
+  return {
+    server,
+    yoga,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      }),
+    url: () => {
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${host}:${address.port}`;
+    },
+    close: async () => {
+      await ws.dispose();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

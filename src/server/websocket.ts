@@ -1,0 +1,67 @@
+import type { Server } from 'node:http';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Viewer } from '../graphql/context.js';
+import type { Yoga } from './yoga.js';
+
+/**
+ * graphql-ws (`graphql-transport-ws`) on the same port and path as HTTP, executing through
+ * Yoga's envelop so both transports share plugins, context and error masking.
+ */
+export function attachWebSocket(
+  server: Server,
+  yoga: Yoga,
+  authenticate: (authorization: string | null | undefined) => Viewer,
+): { wss: WebSocketServer; dispose: () => Promise<void> } {
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const viewers = new WeakMap<object, Viewer>();
+  const disposable = useServer<Record<string, unknown>>(
+    {
+      onConnect: (ctx) => {
+        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const viewer = authenticate(typeof raw === 'string' ? raw : null);
+        if (viewer.authEnabled && viewer.role === null) {
+          ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
+          return false;
+        }
+        viewers.set(ctx, viewer);
+        return true;
+      },
+      execute: (args) => (args.rootValue as EnvelopRoot).execute(args),
+      subscribe: (args) => (args.rootValue as EnvelopRoot).subscribe(args),
+      onSubscribe: async (ctx, _id, payload) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+        });
+        const args = {
+          schema,
+          operationName: payload.operationName,
+          document: parse(payload.query),
+          variableValues: payload.variables,
+          contextValue: await contextFactory({ viewer: viewers.get(ctx), signal: undefined }),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+    },
+    wss,
+  );
+  return {
+    wss,
+    dispose: async () => {
+      for (const client of wss.clients) client.close(1001, 'Going away');
+      await disposable.dispose();
+    },
+  };
+}
+
+interface EnvelopRoot {
+  execute: (args: unknown) => never;
+  subscribe: (args: unknown) => never;
+}

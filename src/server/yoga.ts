@@ -1,0 +1,54 @@
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Poolpilot } from '../core/index.js';
+import type { Logger } from '../core/logger.js';
+import type { Context, Viewer } from '../graphql/context.js';
+import { toGraphQLError } from '../graphql/errors.js';
+import { schema } from '../graphql/schema.js';
+import { renderLocalGraphiQL } from './graphiql.js';
+
+/** What the transport hands Yoga: HTTP gives the request; WebSocket the viewer resolved at connection_init. */
+export interface ServerContext {
+  viewer?: Viewer;
+  [key: string]: unknown;
+}
+export type Yoga = YogaServerInstance<ServerContext, Context>;
+
+export interface YogaOptions {
+  poolpilot: Poolpilot;
+  authenticate: (authorization: string | null | undefined) => Viewer;
+  log: Logger;
+}
+
+export function createPoolpilotYoga({ poolpilot, authenticate, log }: YogaOptions): Yoga {
+  return createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: { title: 'poolpilot', subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY },
+    renderGraphiQL: renderLocalGraphiQL,
+    context: (initial) => ({
+      poolpilot,
+      viewer: initial.viewer ?? authenticate(initial.request?.headers.get('authorization')),
+      signal: initial.request?.signal,
+    }),
+    maskedErrors: { maskError: (error) => toGraphQLError(error, log) },
+    logging: {
+      debug: (...args) => log.debug({ args }, 'yoga'),
+      info: (...args) => log.info({ args }, 'yoga'),
+      warn: (...args) => log.warn({ args }, 'yoga'),
+      error: (...args) => log.error({ args }, 'yoga'),
+    },
+  });
+}
+
+const DEFAULT_QUERY = `# poolpilot: pool statistics, health and service info.
+# Subscriptions run over WebSocket on this same URL.
+{
+  info { name version postgresVersion embedded }
+  health { status targets { name role status reason } }
+  poolStats {
+    total idle active waiting max utilization
+    targets { name role total idle active waiting utilization queryLatency { p50Ms p99Ms } }
+  }
+}
+`;
