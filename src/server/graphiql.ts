@@ -26,8 +26,12 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 // `<` escaped so that option values can never close the script element.
 const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
 
-export function renderLocalGraphiQL(options: Record<string, unknown> & { title?: string }): string {
+export function renderLocalGraphiQL(
+  options: Record<string, unknown> & { title?: string; defaultQuery?: string },
+): string {
   const base = GRAPHIQL_ASSET_PREFIX;
+  // Yoga's GraphiQL reads the starting query from `query` (a ?query= in the URL still wins).
+  const props = { ...options, query: options.defaultQuery };
   const title = escapeHtml(options.title ?? 'poolpilot');
   const workers = {
     editorWorkerService: `${base}monacoeditorwork/editor.worker.bundle.js`,
@@ -50,7 +54,7 @@ const workerUrls = ${scriptJson(workers)};
 self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (_id, label) => workerUrls[label] };
 </script>
 <script src="${base}yoga-graphiql.umd.js"></script>
-<script>YogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), ${scriptJson(options)});</script>
+<script>YogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), ${scriptJson(props)});</script>
 </body>
 </html>`;
 }

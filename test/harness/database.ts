@@ -50,7 +50,7 @@ export async function eventually<T>(
   while (Date.now() < deadline) {
     try {
       const value = await probe();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
     } catch (error) {
       last = error;
     }

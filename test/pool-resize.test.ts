@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Pool } from '../src/core/pool/index.js';
+import { createTestDatabase, eventually, poolConnections, type TestDatabase } from './harness/database.js';
+
+const { primaryUrl } = inject('databases');
+
+describe('live resize', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(primaryUrl);
+    pool = new Pool(
+      'primary',
+      { connectionString: db.url(primaryUrl) },
+      {
+        min: 2,
+        max: 4,
+        idleTimeoutMs: 30_000,
+        connectionTimeoutMs: 10_000,
+        statementTimeoutMs: 30_000,
+        applicationName: 'poolpilot',
+      },
+    );
+    pool.warm();
+  });
+  afterAll(async () => {
+    await pool?.end(1_000);
+    await db?.drop();
+  });
+
+  it('grows and shrinks while queries run, and none of them fails', async () => {
+    const results: Promise<unknown>[] = [];
+    const load = (n: number) => {
+      for (let i = 0; i < n; i++) results.push(pool.query('SELECT pg_sleep(0.05 + random() * 0.1)'));
+    };
+    load(40);
+    await eventually(() => pool.state().waiting > 0);
+    pool.resize(4, 10); // up: more connections open while callers wait
+    await eventually(() => pool.state().total > 4);
+    load(40);
+    await new Promise((r) => setTimeout(r, 100));
+    pool.resize(1, 2); // down while busy: surplus connections close as they come back
+    load(20);
+    const settled = await Promise.allSettled(results);
+    expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
+    expect(pool.state().total).toBeLessThanOrEqual(2);
+    await eventually(async () => (await poolConnections(primaryUrl, db.name)) <= 2);
+    expect(pool.state()).toMatchObject({ min: 1, max: 2, errors: 0 });
+    pool.resize(3, 5);
+    await eventually(async () => (await poolConnections(primaryUrl, db.name)) === 3);
+  });
+
+  it('rejects sizes that make no sense', () => {
+    expect(() => pool.resize(5, 2)).toThrow(/min <= max/);
+    expect(() => pool.resize(0, 0)).toThrow();
+  });
+});
