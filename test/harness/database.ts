@@ -44,7 +44,7 @@ export async function eventually<T>(
   probe: () => Promise<T> | T,
   timeoutMs = 10_000,
   everyMs = 50,
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
