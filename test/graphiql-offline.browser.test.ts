@@ -40,7 +40,7 @@ describe.runIf(chromiumAvailable())('GraphiQL with no network beyond loopback', 
     await page.goto(`${pp.url}/graphql`);
     await page.waitForSelector('.graphiql-container', { timeout: 30_000 });
     await page.click('.graphiql-execute-button');
-    await page.waitForFunction(() => document.body.innerText.includes('"poolpilot"'), undefined, {
+    await page.waitForFunction(() => (document.body.textContent ?? '').includes('"poolpilot"'), undefined, {
       timeout: 30_000,
     });
     mkdirSync('test/artifacts', { recursive: true });

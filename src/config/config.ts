@@ -34,6 +34,42 @@ export interface Config {
   replicaMaxLagMs: number;
   healthCheckIntervalMs: number;
   queue: { concurrency: number; max: number; timeoutMs: number };
+  analyzer: {
+    /** Analyses kept (LRU), per cache level. */
+    cacheSize: number;
+    /** An analysis is re-checked (parse + EXPLAIN) after this long, so plans follow data growth. */
+    cacheTtlMs: number;
+    /** statement_timeout for the EXPLAIN the analyzer runs. */
+    planTimeoutMs: number;
+    /** A relation with at least this many rows is "large": scanning it sequentially costs points. */
+    largeTableRows: number;
+    /** Functions known not to write or lock, on top of the built-in list. */
+    readOnlyFunctions: string[];
+  };
+  routing: {
+    /** complexity >= this: MEDIUM (a replica). */
+    mediumThreshold: number;
+    /** complexity >= this: COMPLEX (the queue). */
+    complexThreshold: number;
+    /** After a write, reads of its tables stay on the primary until a replica replayed it, at most this long. */
+    readYourWritesWindowMs: number;
+  };
+  execute: {
+    /** Largest SQL text accepted by analyzeQuery/executeQuery, in bytes. */
+    maxSqlBytes: number;
+    /** Row cap of executeQuery (a smaller one may be asked per call). */
+    maxRows: number;
+  };
+  insights: {
+    /** A statement counts as slow with at least this many calls (PgHero: 100)... */
+    slowQueryMinCalls: number;
+    /** ...and at least this mean time (PgHero: 20 ms). */
+    slowQueryMinMeanMs: number;
+    /** Sessions idle in a transaction longer than this are suggested for termination (the guide: 30 min). */
+    idleInTransactionLimitMs: number;
+    /** Tables with fewer live rows are never partition candidates. */
+    partitionMinRows: number;
+  };
   dbContainer: string | null;
   serverMemoryMb: number | null;
   serverCpus: number | null;
@@ -41,6 +77,10 @@ export interface Config {
   host: string;
   tokens: ApiToken[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Statements slower than this are logged (warn) with their target; 0 turns it off. */
+  logSlowStatementMs: number;
+  /** On SIGTERM/SIGINT, how long in-flight operations may run before they are cut off. */
+  shutdownGraceMs: number;
   embedded: { dataDir: string; port: number };
 }
 
@@ -72,9 +112,25 @@ export const DEFAULTS = {
   COMPLEX_QUEUE_CONCURRENCY: 2,
   COMPLEX_QUEUE_MAX: 100,
   COMPLEX_QUEUE_TIMEOUT_MS: 30_000,
+  ROUTE_MEDIUM_THRESHOLD: 20,
+  ROUTE_COMPLEX_THRESHOLD: 50,
+  READ_YOUR_WRITES_WINDOW_MS: 5_000,
+  ANALYZER_CACHE_SIZE: 2_000,
+  ANALYZER_CACHE_TTL_MS: 300_000,
+  ANALYZER_PLAN_TIMEOUT_MS: 2_000,
+  ANALYZER_LARGE_TABLE_ROWS: 100_000,
+  READ_ONLY_FUNCTIONS: '',
+  MAX_SQL_BYTES: 1_048_576,
+  EXECUTE_MAX_ROWS: 10_000,
+  SLOW_QUERY_MIN_CALLS: 100,
+  SLOW_QUERY_MIN_MEAN_MS: 20,
+  IDLE_IN_TRANSACTION_LIMIT_MS: 1_800_000,
+  PARTITION_MIN_ROWS: 10_000_000,
   PORT: 3338,
   HOST: '127.0.0.1',
   LOG_LEVEL: 'info',
+  LOG_SLOW_STATEMENT_MS: 1_000,
+  SHUTDOWN_GRACE_MS: 30_000,
   EMBEDDED_PG_DATA: '.data',
   EMBEDDED_PG_PORT: 5432,
 } as const;
@@ -127,6 +183,25 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     );
   }
 
+  const mediumThreshold = int('ROUTE_MEDIUM_THRESHOLD', DEFAULTS.ROUTE_MEDIUM_THRESHOLD, 0, 100)!;
+  const complexThreshold = int('ROUTE_COMPLEX_THRESHOLD', DEFAULTS.ROUTE_COMPLEX_THRESHOLD, 0, 101)!;
+  if (complexThreshold < mediumThreshold) {
+    problems.push(
+      `ROUTE_COMPLEX_THRESHOLD=${complexThreshold} is not accepted: it must not be below ROUTE_MEDIUM_THRESHOLD (${mediumThreshold})`,
+    );
+  }
+  const readOnlyFunctions = (env.READ_ONLY_FUNCTIONS ?? DEFAULTS.READ_ONLY_FUNCTIONS)
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  for (const name of readOnlyFunctions) {
+    if (!/^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/.test(name)) {
+      problems.push(
+        `READ_ONLY_FUNCTIONS entry ${JSON.stringify(name)} is not accepted: expected function names (name or schema.name), comma-separated`,
+      );
+    }
+  }
+
   const logLevel = (env.LOG_LEVEL ?? DEFAULTS.LOG_LEVEL).trim().toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(
@@ -156,6 +231,38 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       max: int('COMPLEX_QUEUE_MAX', DEFAULTS.COMPLEX_QUEUE_MAX, 0, 1_000_000)!,
       timeoutMs: int('COMPLEX_QUEUE_TIMEOUT_MS', DEFAULTS.COMPLEX_QUEUE_TIMEOUT_MS, 1, 86_400_000)!,
     },
+    analyzer: {
+      cacheSize: int('ANALYZER_CACHE_SIZE', DEFAULTS.ANALYZER_CACHE_SIZE, 0, 1_000_000)!,
+      cacheTtlMs: int('ANALYZER_CACHE_TTL_MS', DEFAULTS.ANALYZER_CACHE_TTL_MS, 0, 86_400_000)!,
+      planTimeoutMs: int('ANALYZER_PLAN_TIMEOUT_MS', DEFAULTS.ANALYZER_PLAN_TIMEOUT_MS, 1, 600_000)!,
+      largeTableRows: int('ANALYZER_LARGE_TABLE_ROWS', DEFAULTS.ANALYZER_LARGE_TABLE_ROWS, 1, 1e15)!,
+      readOnlyFunctions,
+    },
+    routing: {
+      mediumThreshold,
+      complexThreshold,
+      readYourWritesWindowMs: int(
+        'READ_YOUR_WRITES_WINDOW_MS',
+        DEFAULTS.READ_YOUR_WRITES_WINDOW_MS,
+        0,
+        86_400_000,
+      )!,
+    },
+    execute: {
+      maxSqlBytes: int('MAX_SQL_BYTES', DEFAULTS.MAX_SQL_BYTES, 16, 1_073_741_824)!,
+      maxRows: int('EXECUTE_MAX_ROWS', DEFAULTS.EXECUTE_MAX_ROWS, 1, 10_000_000)!,
+    },
+    insights: {
+      slowQueryMinCalls: int('SLOW_QUERY_MIN_CALLS', DEFAULTS.SLOW_QUERY_MIN_CALLS, 1, 1_000_000_000)!,
+      slowQueryMinMeanMs: int('SLOW_QUERY_MIN_MEAN_MS', DEFAULTS.SLOW_QUERY_MIN_MEAN_MS, 0, 86_400_000)!,
+      idleInTransactionLimitMs: int(
+        'IDLE_IN_TRANSACTION_LIMIT_MS',
+        DEFAULTS.IDLE_IN_TRANSACTION_LIMIT_MS,
+        1_000,
+        604_800_000,
+      )!,
+      partitionMinRows: int('PARTITION_MIN_ROWS', DEFAULTS.PARTITION_MIN_ROWS, 1, Number.MAX_SAFE_INTEGER)!,
+    },
     dbContainer: env.DB_CONTAINER?.trim() || null,
     serverMemoryMb: int('DB_SERVER_MEMORY_MB', null, 64, 100_000_000),
     serverCpus: int('DB_SERVER_CPUS', null, 1, 10_000),
@@ -163,6 +270,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     host,
     tokens,
     logLevel: logLevel as Config['logLevel'],
+    logSlowStatementMs: int('LOG_SLOW_STATEMENT_MS', DEFAULTS.LOG_SLOW_STATEMENT_MS, 0, 86_400_000)!,
+    shutdownGraceMs: int('SHUTDOWN_GRACE_MS', DEFAULTS.SHUTDOWN_GRACE_MS, 0, 3_600_000)!,
     embedded: {
       dataDir: env.EMBEDDED_PG_DATA?.trim() || DEFAULTS.EMBEDDED_PG_DATA,
       port: int('EMBEDDED_PG_PORT', DEFAULTS.EMBEDDED_PG_PORT, 1, 65_535)!,

@@ -10,6 +10,10 @@ export function describeConfig(config: Readonly<Config>) {
     replicaMaxLagMs: config.replicaMaxLagMs,
     healthCheckIntervalMs: config.healthCheckIntervalMs,
     queue: { ...config.queue },
+    analyzer: { ...config.analyzer, readOnlyFunctions: [...config.analyzer.readOnlyFunctions] },
+    routing: { ...config.routing },
+    execute: { ...config.execute },
+    insights: { ...config.insights },
     dbContainer: config.dbContainer,
     serverMemoryMb: config.serverMemoryMb,
     serverCpus: config.serverCpus,
@@ -22,6 +26,8 @@ export function describeConfig(config: Readonly<Config>) {
       admin: config.tokens.filter((t) => t.role === 'admin').length,
     },
     logLevel: config.logLevel,
+    logSlowStatementMs: config.logSlowStatementMs,
+    shutdownGraceMs: config.shutdownGraceMs,
   };
 }
 

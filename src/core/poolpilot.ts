@@ -1,7 +1,21 @@
 import { readFileSync } from 'node:fs';
 import type { Config, DatabaseConnection } from '../config/index.js';
+import { Analyzer } from './analyzer/index.js';
+import { Audit } from './audit/index.js';
+import {
+  type ExecuteOptions,
+  type ExecuteResult,
+  Executor,
+  type Statement,
+  type TransactionResult,
+} from './executor/index.js';
+import { Insights, QueryObservations } from './insights/index.js';
 import type { Logger } from './logger.js';
+import { Optimizer } from './optimizer/index.js';
 import { Cluster, type ClusterState, type TargetSpec } from './pool/index.js';
+import { ComplexQueue } from './queue/index.js';
+import { ReadYourWrites, Router } from './router/index.js';
+import { Telemetry } from './telemetry/index.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -34,6 +48,17 @@ export interface ServiceInfo {
 export class Poolpilot {
   readonly config: Readonly<Config>;
   readonly cluster: Cluster;
+  readonly telemetry: Telemetry;
+  readonly analyzer: Analyzer;
+  readonly router: Router;
+  readonly queue: ComplexQueue;
+  readonly executor: Executor;
+  /** poolpilot's own per-shape statement figures, used when pg_stat_statements is missing. */
+  readonly observations = new QueryObservations();
+  readonly insights: Insights;
+  /** The `poolpilot` schema on the primary (versioned migrations) and the apply audit trail. */
+  readonly audit: Audit;
+  readonly optimizer: Optimizer;
   readonly log: Logger;
   readonly embedded: boolean;
   readonly startedAt = new Date();
@@ -63,10 +88,57 @@ export class Poolpilot {
       },
       options.log,
     );
+    this.telemetry = new Telemetry({
+      cluster: this.cluster,
+      applicationName: SERVICE_NAME,
+      dbContainer: options.config.dbContainer,
+      // Read at sample time: the queue is created further down.
+      queueState: () => this.queue.state(),
+      log: options.log.child({ component: 'telemetry' }),
+    });
+    const { analyzer, routing, execute, queue } = options.config;
+    this.analyzer = new Analyzer(
+      {
+        ...analyzer,
+        thresholds: { medium: routing.mediumThreshold, complex: routing.complexThreshold },
+        maxSqlBytes: execute.maxSqlBytes,
+        queueConcurrency: queue.concurrency,
+      },
+      this.cluster.primary,
+      options.log.child({ component: 'analyzer' }),
+    );
+    const freshness = new ReadYourWrites(routing.readYourWritesWindowMs);
+    this.router = new Router(this.cluster, { replicaMaxLagMs: options.config.replicaMaxLagMs }, freshness);
+    this.queue = new ComplexQueue(queue);
+    this.executor = new Executor({
+      cluster: this.cluster,
+      analyzer: this.analyzer,
+      router: this.router,
+      queue: this.queue,
+      freshness,
+      observations: this.observations,
+      options: { statementTimeoutMs: pool.statementTimeoutMs, maxRows: execute.maxRows },
+      log: options.log.child({ component: 'executor' }),
+    });
+    const { insights } = options.config;
+    this.insights = new Insights(this.cluster, this.observations, {
+      minCalls: insights.slowQueryMinCalls,
+      minMeanMs: insights.slowQueryMinMeanMs,
+      partitionMinRows: insights.partitionMinRows,
+      idleInTransactionLimitMs: insights.idleInTransactionLimitMs,
+      serverMemoryMb: options.config.serverMemoryMb,
+      serverCpus: options.config.serverCpus,
+    });
+    this.audit = new Audit(this.cluster, options.log);
+    this.optimizer = new Optimizer(this.cluster, this.insights, this.audit.trail, {
+      idleInTransactionLimitMs: insights.idleInTransactionLimitMs,
+    });
   }
 
   async start(): Promise<void> {
+    await this.analyzer.start();
     await this.cluster.start();
+    await this.audit.start();
   }
 
   info(): ServiceInfo {
@@ -84,7 +156,20 @@ export class Poolpilot {
     return this.cluster.state();
   }
 
+  /** One statement, routed (see Router) and run; see Executor. */
+  execute(sql: string, params?: unknown[], options?: ExecuteOptions): Promise<ExecuteResult> {
+    return this.executor.execute(sql, params, options);
+  }
+
+  /** Several statements atomically on the primary. */
+  transaction(statements: Statement[], options?: ExecuteOptions): Promise<TransactionResult> {
+    return this.executor.transaction(statements, options);
+  }
+
   async close(graceMs?: number): Promise<void> {
+    this.queue.close();
+    this.telemetry.close();
+    this.audit.stop();
     await this.cluster.close(graceMs);
   }
 }

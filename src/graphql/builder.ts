@@ -47,3 +47,4 @@ builder.addScalarType('DateTime', DateTimeResolver);
 
 builder.queryType({ authScopes: { viewer: true } });
 builder.mutationType({ authScopes: { viewer: true } });
+builder.subscriptionType({ authScopes: { viewer: true } });

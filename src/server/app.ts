@@ -3,14 +3,19 @@ import type { AddressInfo } from 'node:net';
 import type { Poolpilot } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
 import { createAuthenticator } from './auth.js';
+import { serveDashboard } from './dashboard/route.js';
 import { serveGraphiQLAsset } from './graphiql.js';
 import { serveHealth } from './health-route.js';
+import { createMetrics } from './metrics.js';
+import { createDrain, type Drain } from './shutdown.js';
 import { attachWebSocket } from './websocket.js';
 import { createPoolpilotYoga, type Yoga } from './yoga.js';
 
 export interface App {
   server: Server;
   yoga: Yoga;
+  /** What is in flight, for graceful shutdown (`shutdown.ts`). */
+  drain: Drain;
   /** Resolves with the bound address (port 0 picks a free one). */
   listen(port: number, host: string): Promise<AddressInfo>;
   url(): string;
@@ -20,7 +25,9 @@ export interface App {
 /** HTTP routes, Yoga and graphql-ws on one `node:http` server. */
 export function createApp(poolpilot: Poolpilot, log: Logger): App {
   const authenticate = createAuthenticator(poolpilot.config.tokens);
-  const yoga = createPoolpilotYoga({ poolpilot, authenticate, log });
+  const metrics = createMetrics(poolpilot);
+  const drain = createDrain();
+  const yoga = createPoolpilotYoga({ poolpilot, authenticate, log, plugins: [metrics.plugin, drain.plugin] });
   const server = createServer((req, res) => {
     route(req, res).catch((error) => {
       log.error({ err: error, url: req.url }, 'request failed');
@@ -33,8 +40,11 @@ export function createApp(poolpilot: Poolpilot, log: Logger): App {
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
     if ((req.method === 'GET' || req.method === 'HEAD') && pathname === '/health')
       return serveHealth(poolpilot, res);
+    if ((req.method === 'GET' || req.method === 'HEAD') && pathname === '/metrics')
+      return metrics.serve(res, req.method === 'HEAD');
     if ((req.method === 'GET' || req.method === 'HEAD') && (await serveGraphiQLAsset(pathname, res, req)))
       return;
+    if ((req.method === 'GET' || req.method === 'HEAD') && (await serveDashboard(pathname, req, res))) return;
     if (pathname === '/') {
       res.writeHead(302, { location: '/graphql' });
       res.end();
@@ -43,11 +53,13 @@ export function createApp(poolpilot: Poolpilot, log: Logger): App {
     await yoga(req, res);
   }
 
+  drain.attach(server);
   const ws = attachWebSocket(server, yoga, authenticate);
 
   return {
     server,
     yoga,
+    drain,
     listen: (port, host) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -62,6 +74,7 @@ export function createApp(poolpilot: Poolpilot, log: Logger): App {
       return `http://${host}:${address.port}`;
     },
     close: async () => {
+      metrics.close();
       await ws.dispose();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

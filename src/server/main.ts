@@ -2,12 +2,13 @@ import { type Config, ConfigError, type DatabaseConnection, loadConfig } from '.
 import { Poolpilot } from '../core/index.js';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from '../embedded/index.js';
 import { createApp } from './app.js';
-import { createLogger } from './logger.js';
+import { createLogger, logOptimizations, logSlowStatements } from './logger.js';
+import { shutdown } from './shutdown.js';
 
 /**
  * `npm start`: configuration, then the database (embedded when none is configured), the pools,
- * and the HTTP + WebSocket server. SIGINT/SIGTERM stop it in reverse order; a second signal
- * exits at once.
+ * and the HTTP + WebSocket server. SIGINT/SIGTERM drain it (`shutdown.ts`) and exit 0; a second
+ * signal exits at once with 1.
  */
 async function main(): Promise<void> {
   let config: Readonly<Config>;
@@ -22,6 +23,14 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const started = performance.now();
+  // A signal while the embedded PostgreSQL starts is remembered and honoured once it is up, so
+  // the server (in its own process group, out of reach of the terminal's Ctrl-C) is never orphaned.
+  let earlySignal: string | null = null;
+  const early = (signal: string) => {
+    earlySignal = signal;
+  };
+  process.on('SIGINT', early);
+  process.on('SIGTERM', early);
 
   let embedded: EmbeddedDatabase | null = null;
   let primary: DatabaseConnection;
@@ -39,6 +48,8 @@ async function main(): Promise<void> {
 
   const poolpilot = new Poolpilot({ config, primary, embedded: embedded !== null, log });
   const app = createApp(poolpilot, log);
+  const stopSlowLog = logSlowStatements(poolpilot, log, config.logSlowStatementMs);
+  const stopOptimizationLog = logOptimizations(poolpilot, log);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) {
@@ -47,23 +58,27 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
+    stopSlowLog();
+    stopOptimizationLog();
+    // Past the grace period, closing pools and PostgreSQL get a bounded extra while.
+    const deadline = setTimeout(() => {
       log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, 30_000);
-    timer.unref();
+      void (embedded?.server.kill() ?? Promise.resolve()).finally(() => process.exit(1));
+    }, config.shutdownGraceMs + 30_000);
+    deadline.unref();
     try {
-      await app.close();
-      await poolpilot.close(config.pool.statementTimeoutMs);
-    } finally {
-      await embedded?.stop();
+      await shutdown({ app, poolpilot, embedded, log, graceMs: config.shutdownGraceMs, signal });
+      process.exit(0);
+    } catch (error) {
+      log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
     }
-    log.info('stopped');
-    process.exit(0);
   };
+  process.removeListener('SIGINT', early);
+  process.removeListener('SIGTERM', early);
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  if (earlySignal) return stop(earlySignal);
 
   try {
     await poolpilot.start();
@@ -76,6 +91,8 @@ async function main(): Promise<void> {
         embedded: embedded !== null,
         auth: config.tokens.length > 0 ? 'on' : 'off (loopback only)',
         pool: { min: config.pool.min, max: config.pool.max },
+        slowStatementMs: config.logSlowStatementMs,
+        shutdownGraceMs: config.shutdownGraceMs,
         targets: state.targets.map((t) => ({ name: t.name, ...t.endpoint, status: t.health.status })),
         status: state.status,
       },

@@ -1,10 +1,11 @@
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Poolpilot } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
 import type { Context, Viewer } from '../graphql/context.js';
 import { toGraphQLError } from '../graphql/errors.js';
 import { schema } from '../graphql/schema.js';
 import { renderLocalGraphiQL } from './graphiql.js';
+import { useOperationLimits } from './limits.js';
 
 /** What the transport hands Yoga: HTTP gives the request; WebSocket the viewer resolved at connection_init. */
 export interface ServerContext {
@@ -17,11 +18,14 @@ export interface YogaOptions {
   poolpilot: Poolpilot;
   authenticate: (authorization: string | null | undefined) => Viewer;
   log: Logger;
+  /** Extra envelop plugins (metrics); they see HTTP and WebSocket operations alike. */
+  plugins?: Plugin[];
 }
 
-export function createPoolpilotYoga({ poolpilot, authenticate, log }: YogaOptions): Yoga {
+export function createPoolpilotYoga({ poolpilot, authenticate, log, plugins = [] }: YogaOptions): Yoga {
   return createYoga<ServerContext, Context>({
     schema,
+    plugins: [...useOperationLimits(), ...plugins],
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: { title: 'poolpilot', subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY },

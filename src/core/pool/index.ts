@@ -1,3 +1,4 @@
+export { cancelBackend } from './cancel.js';
 export {
   Cluster,
   type ClusterOptions,
@@ -9,9 +10,9 @@ export { type HealthChange, HealthMonitor, type HealthOptions } from './health-m
 export { Histogram, type LatencySummary, WindowedHistogram } from './histogram.js';
 export { lsnDiff, parseLsn } from './lsn.js';
 export {
-  cancelBackend,
   Lease,
   Pool,
+  type PoolObserver,
   type PoolOptions,
   type PoolState,
   type QueryOptions,

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { ErrorCode, fromPgError, isConnectionError, PoolpilotError } from '../errors.js';
+import { cancelBackend } from './cancel.js';
 import { type Histogram, type LatencySummary, WindowedHistogram } from './histogram.js';
 
 /**
@@ -68,6 +69,15 @@ interface Waiter {
 
 type Connect = () => pg.Client;
 
+/**
+ * Told of every hand-out and every finished statement, as they happen, so an exporter (metrics,
+ * a slow-statement log) can keep its own buckets. Observers must be cheap and must not throw.
+ */
+export interface PoolObserver {
+  acquired?(pool: string, waitMs: number): void;
+  queried?(pool: string, durationMs: number, error: unknown, text: string): void;
+}
+
 export class Pool {
   readonly name: string;
   #options: PoolOptions;
@@ -91,6 +101,7 @@ export class Pool {
   #connectErrors = 0;
   /** Called when opening a connection fails, so health checking can react before its next tick. */
   onConnectError: ((error: Error) => void) | null = null;
+  readonly #observers = new Set<PoolObserver>();
 
   constructor(name: string, connection: pg.ClientConfig, options: PoolOptions) {
     this.name = name;
@@ -107,6 +118,12 @@ export class Pool {
       Math.max(250, Math.min(5_000, options.idleTimeoutMs / 2)),
     );
     this.#sweeper.unref();
+  }
+
+  /** Adds an observer; returns the function that removes it. */
+  observe(observer: PoolObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
   }
 
   get options(): Readonly<PoolOptions> {
@@ -259,7 +276,9 @@ export class Pool {
   #handOut(client: pg.Client, waiter: Waiter): void {
     clearTimeout(waiter.timer);
     this.#busy.add(client);
-    this.#acquireWait.record(performance.now() - waiter.enqueuedAt);
+    const waitMs = performance.now() - waiter.enqueuedAt;
+    this.#acquireWait.record(waitMs);
+    for (const observer of this.#observers) observer.acquired?.(this.name, waitMs);
     waiter.resolve(new Lease(this, client));
   }
 
@@ -314,9 +333,10 @@ export class Pool {
   }
 
   /** Records a finished statement; called by leases. */
-  recordQuery(durationMs: number, error: unknown): void {
+  recordQuery(durationMs: number, error: unknown, text = ''): void {
     this.#queries += 1;
     this.#queryLatency.record(durationMs);
+    for (const observer of this.#observers) observer.queried?.(this.name, durationMs, error, text);
     if (error !== undefined) {
       this.#errors += 1;
       if ((error as { code?: string }).code === '57014') this.#timeouts += 1;
@@ -373,7 +393,7 @@ export class Lease {
         throw new PoolpilotError(ErrorCode.QueryTimeout, 'query cancelled before it started');
       const result = await this.client.query(text, values);
       const durationMs = performance.now() - started;
-      this.#pool.recordQuery(durationMs, undefined);
+      this.#pool.recordQuery(durationMs, undefined, text);
       return {
         rows: result.rows,
         rowCount: result.rowCount ?? result.rows.length,
@@ -382,7 +402,7 @@ export class Lease {
         durationMs,
       };
     } catch (error) {
-      this.#pool.recordQuery(performance.now() - started, error);
+      this.#pool.recordQuery(performance.now() - started, error, text);
       if (isConnectionError(error)) this.#broken = true;
       throw fromPgError(error, this.#pool.name);
     } finally {
@@ -395,19 +415,4 @@ export class Lease {
     this.#released = true;
     this.#pool.release(this.client, broken || this.#broken);
   }
-}
-
-/**
- * Sends PostgreSQL's CancelRequest for whatever `client` is running, over a fresh socket, as
- * psql does on Ctrl-C. The connection itself stays usable.
- */
-export async function cancelBackend(client: pg.Client): Promise<void> {
-  const c = client as unknown as {
-    connectionParameters: pg.ClientConfig;
-    activeQuery: unknown;
-    cancel(client: pg.Client, query: unknown): void;
-  };
-  if (!c.activeQuery) return;
-  const canceller = new pg.Client(c.connectionParameters) as unknown as typeof c;
-  canceller.cancel(client, c.activeQuery);
 }

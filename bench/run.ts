@@ -1,0 +1,297 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { cpus } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../src/config/index.js';
+import { Poolpilot, silentLogger } from '../src/core/index.js';
+import { Histogram } from '../src/core/pool/index.js';
+import { freePort } from '../src/embedded/index.js';
+import { type EmbeddedCluster, run, startEmbeddedCluster } from '../test/harness/cluster.js';
+import { closedLoop, type LoadResult, sleep } from './load.js';
+import { cpuAvailable, serverCpuSeconds } from './pg-cpu.js';
+
+/**
+ * `npm run bench` (full, ~1 min) and `npm run bench:smoke` (a few seconds, for CI).
+ *
+ * One PostgreSQL, one query, 32 clients, three ways to reach it:
+ *   poolpilot  executeQuery over HTTP to a poolpilot process (pool of 20)
+ *   direct     a pg.Pool of 20 in the load generator
+ *   per-request a new connection for every request (connect, query, close)
+ * the same core in process without HTTP/GraphQL (to show where the cost is), plus the analyzer + router decision time for a cached shape, a known shape with new
+ * constants, and a shape seen for the first time (parse + EXPLAIN). Printed and written to
+ * bench/results/; never asserted.
+ */
+const smoke = process.argv.includes('--smoke');
+const CLIENTS = 32;
+const SECONDS = smoke ? 1.5 : 10;
+const WARMUP = smoke ? 0.5 : 2;
+const QUERY = 'SELECT id, v FROM bench_items WHERE id = $1';
+const ROWS = 10_000;
+const EXECUTE =
+  'mutation($sql: String!, $params: [JSON]) { executeQuery(sql: $sql, params: $params) { rowCount } }';
+
+interface ModeResult extends LoadResult {
+  pgCpuMsPerRequest: number | null;
+}
+
+async function main(): Promise<void> {
+  let cluster: EmbeddedCluster | null = null;
+  let server: ChildProcess | null = null;
+  const cleanup = async () => {
+    server?.kill('SIGTERM');
+    if (server) await new Promise((r) => server!.once('exit', r));
+    await cluster?.stop();
+  };
+  try {
+    let url = process.env.DATABASE_URL;
+    let pid: number | null = process.env.POSTGRES_PID ? Number(process.env.POSTGRES_PID) : null;
+    if (!url) {
+      cluster = await startEmbeddedCluster();
+      url = cluster.primaryUrl;
+      pid = cluster.primary.pid;
+    }
+    if (!cpuAvailable()) pid = null;
+    await run(
+      url,
+      `DROP TABLE IF EXISTS bench_items;
+       CREATE TABLE bench_items (id int PRIMARY KEY, v text NOT NULL);
+       INSERT INTO bench_items SELECT g, md5(g::text) FROM generate_series(1, ${ROWS}) g;
+       ANALYZE bench_items;`,
+    );
+    const param = (i: number) => 1 + ((i * 7919) % ROWS);
+    console.log(
+      `${smoke ? 'smoke' : 'full'} benchmark: ${CLIENTS} clients, ${SECONDS} s per mode, query: ${QUERY}`,
+    );
+
+    const port = await freePort();
+    server = await startServer(url, port);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+    const viaPoolpilot = await measure('poolpilot executeQuery (HTTP)', pid, (i) =>
+      postJson(agent, port, { query: EXECUTE, variables: { sql: QUERY, params: [param(i)] } }),
+    );
+    agent.destroy();
+
+    const pool = new pg.Pool({ connectionString: url, max: 20 });
+    const direct = await measure('direct pg.Pool', pid, (i) => pool.query(QUERY, [param(i)]));
+    await pool.end();
+
+    const perRequest = await measure('new connection per request', pid, async (i) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(QUERY, [param(i)]);
+      } finally {
+        await client.end();
+      }
+    });
+
+    // The same routing core without GraphQL and HTTP: where the per-request cost is.
+    const config = loadConfig({
+      DATABASE_URL: url,
+      LOG_LEVEL: 'silent',
+      DB_POOL_MIN: '20',
+      DB_POOL_SIZE: '20',
+    });
+    const core = new Poolpilot({ config, primary: config.primary!, embedded: false, log: silentLogger });
+    await core.start();
+    let inProcess: ModeResult;
+    let decision: Awaited<ReturnType<typeof measureDecision>>;
+    try {
+      inProcess = await measure('poolpilot core in process (Poolpilot.execute)', pid, (i) =>
+        core.execute(QUERY, [param(i)]),
+      );
+      decision = await measureDecision(core);
+    } finally {
+      await core.close(0);
+    }
+    const results = {
+      kind: smoke ? 'smoke' : 'full',
+      at: new Date().toISOString(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? null, node: process.version },
+      database: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded PostgreSQL 16 (fsync off)',
+      clients: CLIENTS,
+      secondsPerMode: SECONDS,
+      query: QUERY,
+      modes: { poolpilot: viaPoolpilot, direct, perRequest, inProcess },
+      ratios: {
+        poolpilotVsDirectThroughput: viaPoolpilot.throughput / direct.throughput,
+        poolpilotVsPerRequestThroughput: viaPoolpilot.throughput / perRequest.throughput,
+        coreVsDirectThroughput: inProcess.throughput / direct.throughput,
+        pgCpuReductionVsPerRequest:
+          viaPoolpilot.pgCpuMsPerRequest !== null && perRequest.pgCpuMsPerRequest
+            ? 1 - viaPoolpilot.pgCpuMsPerRequest / perRequest.pgCpuMsPerRequest
+            : null,
+      },
+      decision,
+    };
+    const markdown = toMarkdown(results);
+    console.log(`\n${markdown}`);
+    const dir = path.resolve(import.meta.dirname, 'results');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, `${results.kind}.json`), `${JSON.stringify(results, null, 2)}\n`);
+    await writeFile(path.join(dir, `${results.kind}.md`), `${markdown}\n`);
+    console.log(`written to bench/results/${results.kind}.json and .md`);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function measure(
+  name: string,
+  pid: number | null,
+  request: (i: number) => Promise<unknown>,
+): Promise<ModeResult> {
+  let cpuStart = 0;
+  let cpuEnd = 0;
+  const result = await closedLoop(request, {
+    clients: CLIENTS,
+    seconds: SECONDS,
+    warmupSeconds: WARMUP,
+    onMeasure: (phase) => {
+      if (pid === null) return;
+      if (phase === 'start') cpuStart = serverCpuSeconds(pid);
+      else cpuEnd = serverCpuSeconds(pid);
+    },
+  });
+  const pgCpuMsPerRequest =
+    pid === null || result.requests === 0 ? null : ((cpuEnd - cpuStart) * 1000) / result.requests;
+  console.log(
+    `  ${name}: ${Math.round(result.throughput)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms` +
+      (pgCpuMsPerRequest === null ? '' : `, PostgreSQL CPU ${pgCpuMsPerRequest.toFixed(3)} ms/request`),
+  );
+  return { ...result, pgCpuMsPerRequest };
+}
+
+/** Analyzer + router decision, in process, in microseconds. */
+async function measureDecision(pp: Poolpilot) {
+  const time = async (n: number, sqlOf: (i: number) => string, before?: () => void) => {
+    const h = new Histogram();
+    for (let i = 0; i < n; i++) {
+      before?.();
+      const sql = sqlOf(i);
+      const t0 = process.hrtime.bigint();
+      pp.router.decide(await pp.analyzer.analyze(sql));
+      h.record(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    const s = h.summary();
+    return { samples: n, p50Us: s.p50Ms * 1000, p99Us: s.p99Ms * 1000, meanUs: s.meanMs * 1000 };
+  };
+  await pp.analyzer.analyze(QUERY);
+  const cached = await time(smoke ? 5_000 : 200_000, () => QUERY);
+  const knownShape = await time(smoke ? 200 : 5_000, (i) => `SELECT id, v FROM bench_items WHERE id = ${i}`);
+  const firstSight = await time(
+    smoke ? 20 : 500,
+    () => QUERY,
+    () => pp.analyzer.clear(),
+  );
+  for (const [name, r] of Object.entries({ cached, knownShape, firstSight })) {
+    console.log(`  decision, ${name}: p50 ${r.p50Us.toFixed(1)} µs, p99 ${r.p99Us.toFixed(1)} µs`);
+  }
+  return { cached, knownShape, firstSight };
+}
+
+async function startServer(url: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+    cwd: path.resolve(import.meta.dirname, '..'),
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      DB_REPLICA_URLS: '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      API_TOKENS: '',
+      DB_POOL_SIZE: '20',
+      DB_POOL_MIN: '20',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`poolpilot exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      if (res.ok) return child;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  child.kill('SIGKILL');
+  throw new Error('poolpilot did not become healthy within 30 s');
+}
+
+function postJson(agent: http.Agent, port: number, body: unknown): Promise<void> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent,
+        host: '127.0.0.1',
+        port,
+        path: '/graphql',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => {
+          if (res.statusCode !== 200 || text.includes('"errors"'))
+            reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+          else resolve();
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function toMarkdown(r: {
+  kind: string;
+  at: string;
+  machine: { cpus: number; node: string };
+  clients: number;
+  secondsPerMode: number;
+  modes: Record<string, ModeResult>;
+  ratios: Record<string, number | null>;
+  decision: Record<string, { p50Us: number; p99Us: number; samples: number }>;
+}): string {
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(0)}%`);
+  const row = (name: string, m: ModeResult) =>
+    `| ${name} | ${Math.round(m.throughput)} | ${m.p50Ms.toFixed(2)} | ${m.p99Ms.toFixed(2)} | ${m.pgCpuMsPerRequest === null ? 'n/a' : m.pgCpuMsPerRequest.toFixed(3)} | ${m.errors} |`;
+  return [
+    `### poolpilot benchmark (${r.kind}, ${r.at}; ${r.machine.cpus} CPUs, Node ${r.machine.node}; ${r.clients} clients, ${r.secondsPerMode} s per mode)`,
+    '',
+    '| mode | req/s | p50 ms | p99 ms | PostgreSQL CPU ms/request | errors |',
+    '|---|---:|---:|---:|---:|---:|',
+    row('poolpilot executeQuery (HTTP)', r.modes.poolpilot!),
+    row('direct pg.Pool', r.modes.direct!),
+    row('new connection per request', r.modes.perRequest!),
+    row('poolpilot core in process (no HTTP/GraphQL)', r.modes.inProcess!),
+    '',
+    `- poolpilot / direct throughput: **${r.ratios.poolpilotVsDirectThroughput!.toFixed(2)}** (goal ≥ 0.6)`,
+    `- poolpilot / new-connection throughput: **${r.ratios.poolpilotVsPerRequestThroughput!.toFixed(1)}×** (goal ≥ 10×)`,
+    `- poolpilot core in process / direct throughput: **${r.ratios.coreVsDirectThroughput!.toFixed(2)}** (analyzer + router + pool, without HTTP and GraphQL)`,
+    `- PostgreSQL CPU per request vs new connection: **${pct(r.ratios.pgCpuReductionVsPerRequest ?? null)} lower** (goal ≥ 70%)`,
+    '',
+    '| analyzer + router decision | samples | p50 µs | p99 µs |',
+    '|---|---:|---:|---:|',
+    ...Object.entries(r.decision).map(
+      ([k, d]) => `| ${k} | ${d.samples} | ${d.p50Us.toFixed(1)} | ${d.p99Us.toFixed(1)} |`,
+    ),
+    '',
+    'cached: same text again (goal p99 ≤ 50 µs); knownShape: new constants, known fingerprint (parse, no EXPLAIN); firstSight: parse + EXPLAIN on the primary.',
+  ].join('\n');
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,263 @@
+import { ErrorCode, isConnectionError, isPoolpilotError, PoolpilotError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Target } from '../pool/index.js';
+import type { Analysis } from './analysis.js';
+import { extractFacts } from './features.js';
+import { LruCache } from './lru.js';
+import { fingerprintOf, isParseFailure, loadParser, normalizedOf, parseStatement } from './parser.js';
+import { askPlanner, type PlannerAnswer } from './planner.js';
+import { BUILTIN_READ_ONLY_FUNCTIONS } from './read-only-functions.js';
+import { recommend } from './recommendations.js';
+import { routeOf, scoreStatement, severityOf } from './score.js';
+
+export interface AnalyzerOptions {
+  cacheSize: number;
+  cacheTtlMs: number;
+  planTimeoutMs: number;
+  largeTableRows: number;
+  readOnlyFunctions: readonly string[];
+  thresholds: { medium: number; complex: number };
+  maxSqlBytes: number;
+  /** Shown in the advice for complex reads. */
+  queueConcurrency: number;
+}
+
+/** Answers that rest on less than a plan are re-checked sooner. */
+const PARTIAL_TTL_MS = 5_000;
+/** Longer texts are cached by shape only, so the text cache stays small whatever callers send. */
+const MAX_CACHED_TEXT = 16_384;
+const OVERRIDE = /\/\*\s*poolpilot:primary\s*\*\//i;
+const PLANNABLE = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+
+/** What the planner said about a shape (or why it was not asked); `final` answers are kept longer. */
+interface PlannerVerdict {
+  answer: PlannerAnswer | null;
+  note: string | null;
+  final: boolean;
+}
+
+export interface AnalyzerStats {
+  hits: number;
+  shapeHits: number;
+  misses: number;
+  cached: number;
+}
+
+/**
+ * Parse (libpg_query) + plan (EXPLAIN on the primary) → complexity, severity, route class and
+ * advice. Two cache levels: the exact text (a repeated statement costs one Map lookup) and the
+ * fingerprint (a known shape with other constants costs a parse but no EXPLAIN). Both are LRU
+ * with a time to live, so plans are re-checked as data grows.
+ */
+export class Analyzer {
+  readonly #options: AnalyzerOptions;
+  readonly #primary: Target;
+  readonly #log: Logger;
+  readonly #readOnly: ReadonlySet<string>;
+  readonly #byText: LruCache<Analysis>;
+  readonly #byShape: LruCache<PlannerVerdict>;
+  readonly #pending = new Map<string, Promise<Analysis>>();
+  #stats = { hits: 0, shapeHits: 0, misses: 0 };
+
+  constructor(options: AnalyzerOptions, primary: Target, log: Logger) {
+    this.#options = options;
+    this.#primary = primary;
+    this.#log = log;
+    this.#readOnly = new Set([...BUILTIN_READ_ONLY_FUNCTIONS, ...options.readOnlyFunctions]);
+    this.#byText = new LruCache(options.cacheSize, options.cacheTtlMs);
+    this.#byShape = new LruCache(options.cacheSize, options.cacheTtlMs);
+  }
+
+  start(): Promise<void> {
+    return loadParser();
+  }
+
+  /** The cached analysis of exactly this text, if any: no parse, no I/O. */
+  peek(sql: string): Analysis | undefined {
+    const hit = this.#byText.get(sql);
+    if (!hit) return undefined;
+    this.#stats.hits += 1;
+    return hit;
+  }
+
+  async analyze(sql: string): Promise<Analysis> {
+    const hit = this.peek(sql);
+    if (hit) return hit;
+    if (Buffer.byteLength(sql) > this.#options.maxSqlBytes) {
+      throw new PoolpilotError(
+        ErrorCode.BadUserInput,
+        `the SQL is ${Buffer.byteLength(sql)} bytes; at most ${this.#options.maxSqlBytes} are accepted (MAX_SQL_BYTES)`,
+      );
+    }
+    if (sql.trim() === '') throw new PoolpilotError(ErrorCode.BadUserInput, 'the SQL is empty');
+    const pending = this.#pending.get(sql);
+    if (pending) return pending;
+    const work = this.#analyzeFresh(sql).finally(() => this.#pending.delete(sql));
+    this.#pending.set(sql, work);
+    return work;
+  }
+
+  stats(): AnalyzerStats {
+    return { ...this.#stats, cached: this.#byText.size };
+  }
+
+  clear(): void {
+    this.#byText.clear();
+    this.#byShape.clear();
+  }
+
+  async #analyzeFresh(sql: string): Promise<Analysis> {
+    await loadParser();
+    const forcedPrimary = OVERRIDE.test(sql);
+    const parsed = parseStatement(sql);
+    if (isParseFailure(parsed)) {
+      this.#stats.misses += 1;
+      const analysis = this.#parseFailure(parsed, forcedPrimary);
+      this.#remember(sql, analysis, PARTIAL_TTL_MS);
+      return analysis;
+    }
+    if (parsed.stmts.length === 0)
+      throw new PoolpilotError(ErrorCode.BadUserInput, 'the SQL has no statement');
+    // The parse tree is always this text's own (parameters, LIKE patterns and hints differ
+    // between texts of one shape); what the shape cache saves is the planner round trip.
+    const facts = extractFacts(parsed.stmts, this.#readOnly);
+    const f = facts.features;
+    const fingerprint = fingerprintOf(sql);
+    let planner = this.#byShape.get(fingerprint);
+    const shapeHit = planner !== undefined;
+    if (planner) this.#stats.shapeHits += 1;
+    else {
+      this.#stats.misses += 1;
+      planner = await this.#consultPlanner(sql, f.statements, f.tables, f.params, parsed.stmts.length);
+    }
+    const answer = planner.answer;
+    const plan = answer?.plan ?? null;
+    const planError = answer?.planError ?? null;
+    const tableRows = answer?.tableRows ?? null;
+    const { complexity, factors } = scoreStatement({
+      features: f,
+      plan,
+      tableRows,
+      largeTableRows: this.#options.largeTableRows,
+    });
+    const route = routeOf(complexity, this.#options.thresholds);
+    const writes = facts.writeReasons.length > 0;
+    const analysis: Analysis = {
+      fingerprint,
+      normalized: normalizedOf(sql),
+      statementCount: parsed.stmts.length,
+      complexity,
+      severity: severityOf(complexity),
+      route,
+      recommendations: recommend({
+        features: f,
+        plan,
+        planError,
+        tableRows,
+        largeTableRows: this.#options.largeTableRows,
+        writes,
+        route,
+        queueConcurrency: this.#options.queueConcurrency,
+      }),
+      factors,
+      features: f,
+      tables: f.tables,
+      writes,
+      writeReasons: facts.writeReasons,
+      transactionControl: facts.transactionControl,
+      sessionState: facts.sessionState,
+      forcedPrimary,
+      planned: plan !== null,
+      plan,
+      planError,
+      tableRows,
+      basis: plan ? 'planner' : answer ? 'table sizes' : 'parse only',
+      note: planner.note,
+      parseError: null,
+      analyzedAt: new Date(),
+      cached: shapeHit,
+    };
+    const ttl = planner.final ? this.#options.cacheTtlMs : PARTIAL_TTL_MS;
+    this.#remember(sql, analysis, ttl);
+    if (!shapeHit) this.#byShape.set(fingerprint, planner, ttl);
+    return analysis;
+  }
+
+  #remember(sql: string, analysis: Analysis, ttlMs: number): void {
+    if (sql.length <= MAX_CACHED_TEXT) this.#byText.set(sql, { ...analysis, cached: true }, ttlMs);
+  }
+
+  async #consultPlanner(
+    sql: string,
+    kinds: string[],
+    tables: string[],
+    params: number,
+    count: number,
+  ): Promise<PlannerVerdict> {
+    if (count !== 1) return { answer: null, note: 'several statements: not planned', final: true };
+    if (!this.#primary.isUp) {
+      return {
+        answer: null,
+        note: `no database reachable (${this.#primary.health.reason ?? 'primary not checked yet'}): answered from the parse alone`,
+        final: false,
+      };
+    }
+    const major = Number.parseInt(this.#primary.serverVersion ?? '0', 10);
+    const plannable = PLANNABLE.has(kinds[0] ?? '') && (params === 0 || major >= 16);
+    if (!plannable && tables.length === 0) {
+      return { answer: null, note: `${kinds[0]} is not planned`, final: true };
+    }
+    try {
+      const answer = await askPlanner(this.#primary.pool, sql, {
+        explain: plannable,
+        generic: params > 0,
+        timeoutMs: this.#options.planTimeoutMs,
+        tables,
+      });
+      const note = answer.planError
+        ? 'the planner rejected the statement: scored from the parse and table sizes'
+        : plannable
+          ? null
+          : `${kinds[0]} is not planned: scored from the parse and table sizes`;
+      return { answer, note, final: answer.planError === null };
+    } catch (error) {
+      if (!isConnectionError(error) && !(isPoolpilotError(error) && error.code === ErrorCode.DbUnavailable)) {
+        this.#log.warn({ err: error }, 'planning failed');
+      }
+      return {
+        answer: null,
+        note: `no database reachable (${(error as Error).message}): answered from the parse alone`,
+        final: false,
+      };
+    }
+  }
+
+  #parseFailure(failure: { message: string; position: number | null }, forcedPrimary: boolean): Analysis {
+    return {
+      fingerprint: '',
+      normalized: '',
+      statementCount: 0,
+      complexity: 0,
+      severity: 'LOW',
+      route: 'FAST',
+      recommendations: [`fix the syntax error: ${failure.message}`],
+      factors: [],
+      features: extractFacts([], this.#readOnly).features,
+      tables: [],
+      writes: true,
+      writeReasons: ['the statement did not parse: sent to the primary, which reports the error'],
+      transactionControl: false,
+      sessionState: false,
+      forcedPrimary,
+      planned: false,
+      plan: null,
+      planError: null,
+      tableRows: null,
+      basis: 'parse only',
+      note: 'the statement did not parse',
+      parseError: failure,
+      analyzedAt: new Date(),
+      cached: false,
+    };
+  }
+}

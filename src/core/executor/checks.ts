@@ -1,0 +1,61 @@
+import type { Analysis } from '../analyzer/index.js';
+import { ErrorCode, isPoolpilotError, PoolpilotError } from '../errors.js';
+
+/** The per-call limits, checked before anything is sent: at most the configured ones. */
+export function checkTimeout(timeoutMs: number | undefined | null, limit: number): number {
+  if (timeoutMs === undefined || timeoutMs === null) return limit;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > limit) {
+    throw new PoolpilotError(
+      ErrorCode.BadUserInput,
+      `timeoutMs must be a whole number from 1 to ${limit} (DB_STATEMENT_TIMEOUT); got ${timeoutMs}`,
+    );
+  }
+  return timeoutMs;
+}
+
+export function checkMaxRows(maxRows: number | undefined | null, limit: number): number {
+  if (maxRows === undefined || maxRows === null) return limit;
+  if (!Number.isInteger(maxRows) || maxRows < 0 || maxRows > limit) {
+    throw new PoolpilotError(
+      ErrorCode.BadUserInput,
+      `maxRows must be a whole number from 0 to ${limit} (EXECUTE_MAX_ROWS); got ${maxRows}`,
+    );
+  }
+  return maxRows;
+}
+
+/** What executeQuery/executeTransaction refuse before anything is sent. */
+export function checkStatement(analysis: Analysis, params: unknown[], operation: string): void {
+  if (analysis.parseError) return; // the primary reports the syntax error with its SQLSTATE and position
+  if (analysis.statementCount > 1) {
+    throw new PoolpilotError(
+      ErrorCode.BadUserInput,
+      `${operation} runs one statement per call; got ${analysis.statementCount}${operation === 'executeQuery' ? ' (use executeTransaction to run several atomically)' : ''}`,
+    );
+  }
+  if (analysis.transactionControl) {
+    throw new PoolpilotError(
+      ErrorCode.BadUserInput,
+      `${analysis.features.statements[0]} cannot be sent through ${operation}: a transaction cannot span calls${operation === 'executeQuery' ? '; use executeTransaction' : ' (executeTransaction begins and commits for you)'}`,
+    );
+  }
+  if (analysis.features.params !== params.length) {
+    throw new PoolpilotError(
+      ErrorCode.BadUserInput,
+      `the statement uses ${analysis.features.params} parameter(s) ($1..$${analysis.features.params}) but ${params.length} were given`,
+      { details: { expected: analysis.features.params, given: params.length } },
+    );
+  }
+}
+
+export function atStatement(error: unknown, index: number): unknown {
+  if (!isPoolpilotError(error)) return error;
+  return new PoolpilotError(error.code, `statement ${index + 1}: ${error.message}`, {
+    cause: error.cause ?? error,
+    details: { ...error.details, statement: index },
+  });
+}
+
+export function gone(): PoolpilotError {
+  return new PoolpilotError(ErrorCode.QueryTimeout, 'cancelled: the caller went away');
+}

@@ -1,0 +1,80 @@
+import type { Cluster } from '../pool/index.js';
+import { type ConnectionStates, type ConnectionStatesOptions, connectionStates } from './connections.js';
+import type { QueryObservations } from './observations.js';
+import type { ServerSize } from './pgtune.js';
+import { serverSize } from './server-size.js';
+import { type SettingsReport, settingsAdvice } from './settings.js';
+import { SlowQueries, type SlowQueryThresholds } from './slow-queries.js';
+import { largestTables, type TableInsight, type TableThresholds } from './tables.js';
+
+export {
+  type BlockingPair,
+  type ConnectionStates,
+  type ConnectionStatesOptions,
+  OWN_APPLICATIONS,
+  type SessionInfo,
+} from './connections.js';
+export { type ObservedShape, QueryObservations } from './observations.js';
+export { formatKb, type PoolSizeAdvice, pgtune, poolSizeFor, type ServerSize, type Tuned } from './pgtune.js';
+export { ADVISED_SETTINGS, type SettingAdvice, type SettingsReport } from './settings.js';
+export {
+  enableSuggestion,
+  type SlowQuery,
+  type SlowQueryOptions,
+  type SlowQueryOrder,
+  type SlowQueryReport,
+  type SlowQuerySource,
+  type StatementsExtension,
+} from './slow-queries.js';
+export { OWN_MARK, quoteIdent } from './sql.js';
+export { formatBytes, type PartitionAdvice, type TableInsight } from './tables.js';
+export { SlowQueries };
+
+export interface InsightsOptions extends SlowQueryThresholds, TableThresholds {
+  serverMemoryMb: number | null;
+  serverCpus: number | null;
+  idleInTransactionLimitMs: number;
+}
+
+/** What makes PostgreSQL slow, read from the primary's statistics views. */
+export class Insights {
+  readonly slowQueries: SlowQueries;
+  readonly options: Readonly<InsightsOptions>;
+  readonly #cluster: Cluster;
+
+  constructor(cluster: Cluster, observations: QueryObservations, options: InsightsOptions) {
+    this.#cluster = cluster;
+    this.options = options;
+    this.slowQueries = new SlowQueries(cluster.primary.pool, observations, options);
+  }
+
+  get #pool() {
+    return this.#cluster.primary.pool;
+  }
+
+  server(): ServerSize {
+    return serverSize(
+      { memoryMb: this.options.serverMemoryMb, cpus: this.options.serverCpus },
+      this.#cluster.primary.spec.endpoint.host,
+    );
+  }
+
+  connectionStates(options?: ConnectionStatesOptions): Promise<ConnectionStates> {
+    return connectionStates(this.#pool, options);
+  }
+
+  tables(limit = 20): Promise<TableInsight[]> {
+    return largestTables(this.#pool, limit, this.options);
+  }
+
+  settings(): Promise<SettingsReport> {
+    const pool = this.#pool.options;
+    return settingsAdvice(this.#pool, {
+      server: this.server(),
+      poolMax: pool.max,
+      poolIdleTimeoutMs: pool.idleTimeoutMs,
+      statementTimeoutMs: pool.statementTimeoutMs,
+      idleInTransactionLimitMs: this.options.idleInTransactionLimitMs,
+    });
+  }
+}

@@ -1,0 +1,1 @@
+export { ComplexQueue, type QueueOptions, type QueueState } from './complex-queue.js';

@@ -1,0 +1,2 @@
+export { ReadYourWrites } from './read-your-writes.js';
+export { type Route, Router, type RouterOptions } from './router.js';

@@ -1,0 +1,23 @@
+export {
+  type ActivityRow,
+  type ConnectionStatesSample,
+  type StateCounts,
+  type StateGroup,
+  summarizeActivity,
+} from './connection-states.js';
+export { cgroupProbe, readCgroup } from './cpu/cgroup-source.js';
+export { type CpuSample, CpuSources, cpuPercent, cpuSampleTaker } from './cpu/cpu-sample.js';
+export { DEFAULT_DOCKER_SOCKET, dockerProbe, readingFromDockerStats } from './cpu/docker-source.js';
+export { procProbe } from './cpu/proc-source.js';
+export { ServerProcessLocator } from './cpu/server-process.js';
+export type { CpuReading, CpuSource, CpuSourceKind, CpuSourceProbe } from './cpu/source.js';
+export {
+  type PoolFiguresSample,
+  type PoolSample,
+  type PoolTargetSample,
+  poolSampleTaker,
+  type QueueFigures,
+} from './pool-sample.js';
+export { clampInterval, INTERVAL_LIMITS, type IntervalLimits, SamplerRegistry } from './registry.js';
+export { Sampler, type SamplerInfo, SampleStream, type TakeSample } from './sampler.js';
+export { Telemetry, type TelemetryOptions, type TelemetryStream } from './telemetry.js';

@@ -1,0 +1,76 @@
+import type { Logger } from '../logger.js';
+import { Sampler, type SamplerInfo, type SampleStream, type TakeSample } from './sampler.js';
+
+export interface IntervalLimits {
+  minMs: number;
+  maxMs: number;
+  defaultMs: number;
+}
+
+/** Faster than 250 ms is noise for a dashboard and load for the server; slower than a minute is not live. */
+export const INTERVAL_LIMITS: Readonly<IntervalLimits> = Object.freeze({
+  minMs: 250,
+  maxMs: 60_000,
+  defaultMs: 1_000,
+});
+
+export function clampInterval(requested: number | null | undefined, limits: IntervalLimits): number {
+  if (requested === null || requested === undefined || !Number.isFinite(requested)) return limits.defaultMs;
+  return Math.round(Math.min(limits.maxMs, Math.max(limits.minMs, requested)));
+}
+
+/**
+ * Hands out subscriptions to shared samplers: one sampler per (stream, interval), created for
+ * the first subscriber and dropped when its last subscriber leaves.
+ */
+export class SamplerRegistry {
+  readonly limits: Readonly<IntervalLimits>;
+  readonly #samplers = new Map<string, Sampler<unknown>>();
+  readonly #log: Logger;
+  #closed = false;
+
+  constructor(log: Logger, limits: IntervalLimits = INTERVAL_LIMITS) {
+    this.#log = log;
+    this.limits = Object.freeze({ ...limits });
+  }
+
+  /**
+   * Subscribes to `stream` at the clamped interval. `create` builds the sampling function for a
+   * new sampler only, so any state it keeps (previous counters for rates) is per sampler.
+   */
+  subscribe<T>(
+    stream: string,
+    requestedMs: number | null | undefined,
+    create: (intervalMs: number) => TakeSample<T>,
+  ): SampleStream<T> {
+    if (this.#closed) throw new Error('telemetry is closed');
+    const intervalMs = clampInterval(requestedMs, this.limits);
+    const key = `${stream}@${intervalMs}`;
+    let sampler = this.#samplers.get(key) as Sampler<T> | undefined;
+    if (!sampler || sampler.stopped) {
+      const created: Sampler<T> = new Sampler<T>(
+        stream,
+        intervalMs,
+        create(intervalMs),
+        () => {
+          if (this.#samplers.get(key) === created) this.#samplers.delete(key);
+        },
+        this.#log,
+      );
+      sampler = created;
+      this.#samplers.set(key, sampler as Sampler<unknown>);
+    }
+    return sampler.subscribe();
+  }
+
+  /** The samplers running now. */
+  samplers(): SamplerInfo[] {
+    return [...this.#samplers.values()].map((s) => s.info());
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const sampler of [...this.#samplers.values()]) sampler.stop();
+    this.#samplers.clear();
+  }
+}

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestDatabase, eventually, run, type TestDatabase } from './harness/database.js';
+import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+
+const { primaryUrl, replicaUrl } = inject('databases');
+
+describe('read-your-writes', () => {
+  let pp: RunningPoolpilot;
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    if (!replicaUrl) throw new Error('read-your-writes needs a replica');
+    db = await createTestDatabase(primaryUrl, replicaUrl, 'pp_ryw');
+    await run(
+      db.url(primaryUrl),
+      `CREATE TABLE accounts (id int PRIMARY KEY, owner text);
+       CREATE TABLE other (id int PRIMARY KEY);
+       INSERT INTO other VALUES (1);`,
+    );
+    await eventually(
+      async () => (await run(db.url(replicaUrl), 'SELECT count(*)::int AS n FROM other')).rows[0].n === 1,
+    );
+    pp = await startPoolpilot({
+      DATABASE_URL: db.url(primaryUrl),
+      DB_REPLICA_URLS: db.url(replicaUrl),
+      DB_POOL_MIN: '1',
+      DB_POOL_SIZE: '4',
+      HEALTH_CHECK_INTERVAL_MS: '200',
+      DB_REPLICA_MAX_LAG_MS: '60000',
+      ROUTE_MEDIUM_THRESHOLD: '0', // every read is at least MEDIUM: replica-bound unless pinned
+      READ_YOUR_WRITES_WINDOW_MS: '30000',
+    });
+    await eventually(() => pp.poolpilot.cluster.replicas[0]!.isUp);
+  });
+  afterAll(async () => {
+    await pp?.close();
+    await db?.drop();
+  });
+
+  const read = (id: number) =>
+    pp.poolpilot.execute('SELECT id, owner, pg_is_in_recovery() AS standby FROM accounts WHERE id = $1', [
+      id,
+    ]);
+
+  it('reads a row written a moment ago, from the primary, then returns to the replica once it replayed', async () => {
+    const written = await pp.poolpilot.execute("INSERT INTO accounts VALUES (1, 'ada') RETURNING id");
+    expect(written.target).toBe('primary');
+    const now = await read(1);
+    expect(now.rows).toEqual([{ id: 1, owner: 'ada', standby: false }]);
+    expect(now.target).toBe('primary');
+    expect(now.reason).toMatch(/read-your-writes: accounts was written/);
+
+    // Other tables are not pinned.
+    const other = await pp.poolpilot.execute('SELECT id, pg_is_in_recovery() AS standby FROM other');
+    expect(other.target).toBe('replica-1');
+    expect(other.rows[0]).toMatchObject({ standby: true });
+
+    // Once the health check sees the replica past the write's LSN, reads go back to it — and see the row.
+    const later = await eventually(async () => {
+      const r = await read(1);
+      return r.target === 'replica-1' ? r : null;
+    });
+    expect(later.rows).toEqual([{ id: 1, owner: 'ada', standby: true }]);
+  });
+
+  it('pins the tables a transaction wrote', async () => {
+    await pp.poolpilot.transaction([
+      { sql: 'INSERT INTO accounts VALUES ($1, $2)', params: [2, 'grace'] },
+      { sql: "UPDATE accounts SET owner = owner || '!' WHERE id = 2" },
+    ]);
+    const now = await read(2);
+    expect(now.rows).toEqual([{ id: 2, owner: 'grace!', standby: false }]);
+    expect(now.target).toBe('primary');
+  });
+
+  it('serves every read from the replica when the window is 0, so the test above is not an accident', async () => {
+    const off = await startPoolpilot({
+      DATABASE_URL: db.url(primaryUrl),
+      DB_REPLICA_URLS: db.url(replicaUrl!),
+      DB_POOL_MIN: '0',
+      ROUTE_MEDIUM_THRESHOLD: '0',
+      DB_REPLICA_MAX_LAG_MS: '60000',
+      READ_YOUR_WRITES_WINDOW_MS: '0',
+    });
+    try {
+      await eventually(() => off.poolpilot.cluster.replicas[0]!.isUp);
+      await off.poolpilot.execute("INSERT INTO accounts VALUES (3, 'linus')");
+      const r = await off.poolpilot.execute('SELECT owner FROM accounts WHERE id = $1', [3]);
+      expect(r.target).toBe('replica-1');
+    } finally {
+      await off.close();
+    }
+  });
+});
