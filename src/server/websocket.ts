@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { type DocumentNode, GraphQLError } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -16,6 +17,8 @@ export function attachWebSocket(
 ): { wss: WebSocketServer; dispose: () => Promise<void> } {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const viewers = new WeakMap<object, Viewer>();
+  // One signal per socket: when the client goes away, statements it started are cancelled.
+  const gone = new WeakMap<object, AbortSignal>();
   const disposable = useServer<Record<string, unknown>>(
     {
       onConnect: (ctx) => {
@@ -26,6 +29,9 @@ export function attachWebSocket(
           return false;
         }
         viewers.set(ctx, viewer);
+        const controller = new AbortController();
+        ctx.extra.socket.once('close', () => controller.abort());
+        gone.set(ctx, controller.signal);
         return true;
       },
       execute: (args) => (args.rootValue as EnvelopRoot).execute(args),
@@ -37,12 +43,21 @@ export function attachWebSocket(
           socket: ctx.extra.socket,
           params: payload,
         });
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          // A syntax error (BAD_USER_INPUT from envelop's parse hook) is the operation's error,
+          // not a reason to drop the whole socket.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const args = {
           schema,
           operationName: payload.operationName,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables,
-          contextValue: await contextFactory({ viewer: viewers.get(ctx), signal: undefined }),
+          contextValue: await contextFactory({ viewer: viewers.get(ctx), signal: gone.get(ctx) }),
           rootValue: { execute, subscribe },
         };
         const errors = validate(args.schema, args.document);

@@ -1,3 +1,4 @@
+import { ServerResponse } from 'node:http';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Poolpilot } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
@@ -10,6 +11,7 @@ import { useOperationLimits } from './limits.js';
 /** What the transport hands Yoga: HTTP gives the request; WebSocket the viewer resolved at connection_init. */
 export interface ServerContext {
   viewer?: Viewer;
+  signal?: AbortSignal;
   [key: string]: unknown;
 }
 export type Yoga = YogaServerInstance<ServerContext, Context>;
@@ -20,6 +22,21 @@ export interface YogaOptions {
   log: Logger;
   /** Extra envelop plugins (metrics); they see HTTP and WebSocket operations alike. */
   plugins?: Plugin[];
+}
+
+/**
+ * Aborts when the HTTP client goes away before its response is complete, so running statements
+ * are cancelled on the server. Built from the Node response rather than the Fetch request's
+ * signal, which allocates and aborts a signal (with a DOMException) on every request, and showed
+ * up at several percent of server CPU under load.
+ */
+function clientGoneSignal(res: unknown): AbortSignal | undefined {
+  if (!(res instanceof ServerResponse)) return undefined;
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 export function createPoolpilotYoga({ poolpilot, authenticate, log, plugins = [] }: YogaOptions): Yoga {
@@ -33,7 +50,7 @@ export function createPoolpilotYoga({ poolpilot, authenticate, log, plugins = []
     context: (initial) => ({
       poolpilot,
       viewer: initial.viewer ?? authenticate(initial.request?.headers.get('authorization')),
-      signal: initial.request?.signal,
+      signal: initial.signal ?? clientGoneSignal(initial.res),
     }),
     maskedErrors: { maskError: (error) => toGraphQLError(error, log) },
     logging: {

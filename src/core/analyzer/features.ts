@@ -1,3 +1,5 @@
+import { AGGREGATE_FUNCTIONS } from './read-only-functions.js';
+
 /**
  * What a parsed statement does, read from libpg-query's parse tree: the shape features the score
  * is made of, the tables it touches, and every reason it might write or lock (which decides the
@@ -42,37 +44,7 @@ export interface StatementFacts {
   sessionState: boolean;
 }
 
-const AGGREGATES = new Set([
-  'count',
-  'sum',
-  'avg',
-  'min',
-  'max',
-  'array_agg',
-  'string_agg',
-  'json_agg',
-  'jsonb_agg',
-  'json_object_agg',
-  'jsonb_object_agg',
-  'bool_and',
-  'bool_or',
-  'every',
-  'bit_and',
-  'bit_or',
-  'stddev',
-  'stddev_pop',
-  'stddev_samp',
-  'variance',
-  'var_pop',
-  'var_samp',
-  'corr',
-  'covar_pop',
-  'covar_samp',
-  'percentile_cont',
-  'percentile_disc',
-  'mode',
-  'any_value',
-]);
+const AGGREGATES = new Set(AGGREGATE_FUNCTIONS);
 
 const KIND_NAMES: Record<string, string> = {
   SelectStmt: 'SELECT',

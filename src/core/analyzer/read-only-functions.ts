@@ -1,11 +1,5 @@
-/**
- * Functions that neither write nor take locks beyond a plain read, so a statement calling only
- * these may run on a replica. Anything else (user functions, nextval, advisory locks, set_config,
- * pg_* administration) is assumed to write and goes to the primary. READ_ONLY_FUNCTIONS adds to
- * this list; names are matched without schema, or as pg_catalog.name.
- */
-export const BUILTIN_READ_ONLY_FUNCTIONS: readonly string[] = [
-  // aggregates
+/** Built-in aggregates: read-only, and what the analyzer counts as aggregation. */
+export const AGGREGATE_FUNCTIONS: readonly string[] = [
   'count',
   'sum',
   'avg',
@@ -39,6 +33,16 @@ export const BUILTIN_READ_ONLY_FUNCTIONS: readonly string[] = [
   'percentile_disc',
   'mode',
   'any_value',
+];
+
+/**
+ * Functions that neither write nor take locks beyond a plain read, so a statement calling only
+ * these may run on a replica. Anything else (user functions, nextval, advisory locks, set_config,
+ * pg_* administration) is assumed to write and goes to the primary. READ_ONLY_FUNCTIONS adds to
+ * this list; names are matched without schema, or as pg_catalog.name.
+ */
+export const BUILTIN_READ_ONLY_FUNCTIONS: readonly string[] = [
+  ...AGGREGATE_FUNCTIONS,
   // window functions
   'row_number',
   'rank',

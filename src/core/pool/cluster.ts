@@ -1,31 +1,13 @@
 import type { Logger } from '../logger.js';
 import { HealthMonitor, type HealthOptions } from './health-monitor.js';
 import { Histogram, type LatencySummary } from './histogram.js';
-import type { PoolOptions } from './pool.js';
+import type { PoolOptions, PoolState } from './pool.js';
 import { Target, type TargetSpec, type TargetState } from './target.js';
 
 export type ServiceStatus = 'ok' | 'degraded' | 'down';
 
-export interface PoolTotals {
-  total: number;
-  idle: number;
-  active: number;
-  connecting: number;
-  waiting: number;
-  maxWaitMs: number;
-  min: number;
-  max: number;
-  utilization: number;
-  acquireWait: LatencySummary;
-  queryLatency: LatencySummary;
-  queries: number;
-  errors: number;
-  timeouts: number;
-  acquireTimeouts: number;
-  connectionsOpened: number;
-  connectionsClosed: number;
-  connectErrors: number;
-}
+/** The same figures as one pool's, summed (latencies merged) across every target. */
+export type PoolTotals = PoolState;
 
 export interface ClusterState {
   status: ServiceStatus;
