@@ -96,20 +96,12 @@ export class Executor {
     const maxRows = checkMaxRows(options.maxRows, this.#d.options.maxRows);
     const analysis = await this.#d.analyzer.analyze(sql);
     checkStatement(analysis, params, 'executeQuery');
+    const job: Job = { sql, params, analysis, timeoutMs, maxRows, signal: options.signal };
     const route = this.#d.router.decide(analysis);
-    if (!route.queued) return this.#routed(route, sql, params, analysis, timeoutMs, maxRows, options.signal);
+    if (!route.queued) return this.#routed(route, job);
     const { value, waitMs } = await this.#d.queue.run(
       // Decided again when the slot comes: replicas may have come or gone while it waited.
-      () =>
-        this.#routed(
-          this.#d.router.decide(analysis),
-          sql,
-          params,
-          analysis,
-          timeoutMs,
-          maxRows,
-          options.signal,
-        ),
+      () => this.#routed(this.#d.router.decide(analysis), job),
       options.signal,
     );
     return { ...value, queued: true, queueWaitMs: waitMs };
@@ -169,18 +161,10 @@ export class Executor {
     return { results, durationMs: performance.now() - started, target: primary.name };
   }
 
-  async #routed(
-    route: Route,
-    sql: string,
-    params: unknown[],
-    analysis: Analysis,
-    timeoutMs: number,
-    maxRows: number,
-    signal: AbortSignal | undefined,
-  ): Promise<ExecuteResult> {
+  async #routed(route: Route, job: Job): Promise<ExecuteResult> {
     const target = this.#d.cluster.target(route.target) ?? this.#d.cluster.primary;
     try {
-      return await this.#runOn(target, route, sql, params, analysis, timeoutMs, maxRows, signal);
+      return await this.#runOn(target, route, job);
     } catch (error) {
       // A read can always be served by the primary; the health monitor will catch up.
       if (target.role === 'replica' && isPoolpilotError(error) && error.code === ErrorCode.DbUnavailable) {
@@ -193,22 +177,14 @@ export class Executor {
           target: 'primary',
           reason: `${target.name} unavailable (${error.message}): retried on the primary`,
         };
-        return this.#runOn(this.#d.cluster.primary, retry, sql, params, analysis, timeoutMs, maxRows, signal);
+        return this.#runOn(this.#d.cluster.primary, retry, job);
       }
       throw error;
     }
   }
 
-  async #runOn(
-    target: Target,
-    route: Route,
-    sql: string,
-    params: unknown[],
-    analysis: Analysis,
-    timeoutMs: number,
-    maxRows: number,
-    signal: AbortSignal | undefined,
-  ): Promise<ExecuteResult> {
+  async #runOn(target: Target, route: Route, job: Job): Promise<ExecuteResult> {
+    const { sql, params, analysis, timeoutMs, maxRows, signal } = job;
     let result!: ExecuteResult;
     await this.#withLease(target, timeoutMs, signal, async (lease, guard) => {
       if (analysis.sessionState) guard.markBroken(); // its session state must not reach the next caller
@@ -328,6 +304,16 @@ export class Executor {
       complexity: analysis.complexity,
     };
   }
+}
+
+/** One statement on its way through: what `#routed` and `#runOn` need besides the route. */
+interface Job {
+  sql: string;
+  params: unknown[];
+  analysis: Analysis;
+  timeoutMs: number;
+  maxRows: number;
+  signal: AbortSignal | undefined;
 }
 
 interface Guard {

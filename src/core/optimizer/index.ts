@@ -161,27 +161,9 @@ export class Optimizer {
       const message = dryRun
         ? `Dry run, nothing changed. Would: ${current.actionSummary}${current.statements.length ? ` Statements: ${current.statements.join('; ')}` : ''}`
         : `Advice only, nothing applied: ${current.actionSummary}`;
-      const audit = await this.#audit.record({
-        ...base,
-        outcome,
-        executed: [],
-        before: null,
-        after: null,
-        message,
-        error: null,
-      });
-      return {
-        ...base,
-        outcome,
-        executed: [],
-        before: null,
-        after: null,
-        message,
-        error: null,
-        artifact,
-        optimization: current,
-        audit,
-      };
+      const attempt = { ...base, outcome, executed: [], before: null, after: null, message, error: null };
+      const audit = await this.#audit.record(attempt);
+      return { ...attempt, artifact, optimization: current, audit };
     }
     const effect = await execute(current, this.#cluster);
     const outcome: AuditOutcome = effect.ok ? 'APPLIED' : 'FAILED';
