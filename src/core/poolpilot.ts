@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config, DatabaseConnection } from '../config/index.js';
 import { Analyzer } from './analyzer/index.js';
+import { APPLICATION_NAME } from './application-name.js';
 import { Audit } from './audit/index.js';
 import {
   type ExecuteOptions,
@@ -21,7 +22,7 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
   version: string;
 };
 
-export const SERVICE_NAME = 'poolpilot';
+export const SERVICE_NAME = APPLICATION_NAME;
 export const VERSION: string = pkg.version;
 
 export interface PoolpilotOptions {

@@ -1,8 +1,6 @@
+import { APPLICATION_NAME, isOwnApplication } from '../application-name.js';
 import type { Pool } from '../pool/index.js';
 import { BLOCKING, CONNECTION_COUNTS, LONG_SESSIONS } from './sql.js';
-
-/** application_name of poolpilot's own connections: never terminated, counted apart. */
-export const OWN_APPLICATIONS = ['poolpilot', 'poolpilot-health'] as const;
 
 export interface SessionInfo {
   pid: number;
@@ -73,7 +71,7 @@ export async function connectionStates(
   const longerThanMs = options.longerThanMs ?? 5_000;
   const chars = options.queryChars ?? 200;
   const [counts, sessions, blocking] = await Promise.all([
-    pool.query(CONNECTION_COUNTS, [all]),
+    pool.query(CONNECTION_COUNTS, [all, APPLICATION_NAME]),
     pool.query(LONG_SESSIONS, [all, longerThanMs, chars]),
     pool.query(BLOCKING, [all, chars]),
   ]);
@@ -125,7 +123,7 @@ function toSession(r: Record<string, unknown>): SessionInfo {
     transactionMs: numberOrNull(r.transaction_ms),
     stateMs: numberOrNull(r.state_ms),
     query: (r.query as string) ?? '',
-    poolpilot: (OWN_APPLICATIONS as readonly string[]).includes(application),
+    poolpilot: isOwnApplication(application),
   };
 }
 

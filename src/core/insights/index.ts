@@ -7,12 +7,11 @@ import { type SettingsReport, settingsAdvice } from './settings.js';
 import { SlowQueries, type SlowQueryThresholds } from './slow-queries.js';
 import { largestTables, type TableInsight, type TableThresholds } from './tables.js';
 
-export {
-  type BlockingPair,
-  type ConnectionStates,
-  type ConnectionStatesOptions,
-  OWN_APPLICATIONS,
-  type SessionInfo,
+export type {
+  BlockingPair,
+  ConnectionStates,
+  ConnectionStatesOptions,
+  SessionInfo,
 } from './connections.js';
 export { type ObservedShape, QueryObservations } from './observations.js';
 export { formatKb, type PoolSizeAdvice, pgtune, poolSizeFor, type ServerSize, type Tuned } from './pgtune.js';

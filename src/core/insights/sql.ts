@@ -57,7 +57,7 @@ SELECT count(*)::int AS total,
        count(*) FILTER (WHERE state = 'fastpath function call')::int AS fastpath,
        count(*) FILTER (WHERE state = 'disabled')::int AS disabled,
        count(*) FILTER (WHERE wait_event_type = 'Lock')::int AS waiting_on_locks,
-       count(*) FILTER (WHERE application_name IN ('poolpilot', 'poolpilot-health'))::int AS poolpilot,
+       count(*) FILTER (WHERE application_name = $2 OR starts_with(application_name, $2 || '-'))::int AS poolpilot,
        extract(epoch FROM max(clock_timestamp() - xact_start)) * 1000 AS oldest_transaction_ms,
        (SELECT setting::int FROM pg_settings WHERE name = 'max_connections') AS max_connections,
        (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS server_total

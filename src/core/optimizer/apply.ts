@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { OWN_APPLICATIONS } from '../insights/index.js';
+import { APPLICATION_NAME, OWN_APPLICATIONS } from '../application-name.js';
 import type { Cluster } from '../pool/index.js';
 import { explain } from './plan.js';
 import {
@@ -149,7 +149,7 @@ async function createIndex(
   // a dedicated session without one.
   const client = new pg.Client({
     ...cluster.primary.spec.connection,
-    application_name: 'poolpilot',
+    application_name: APPLICATION_NAME,
     statement_timeout: 0,
   });
   try {

@@ -1,4 +1,4 @@
-import { OWN_APPLICATIONS } from '../insights/index.js';
+import { OWN_APPLICATIONS } from '../application-name.js';
 import type { Pool } from '../pool/index.js';
 import { IDLE_IN_TRANSACTION } from './sql.js';
 import { type Optimization, OptimizationKind, optimizationId, round } from './types.js';

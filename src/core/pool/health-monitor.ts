@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { HEALTH_APPLICATION_NAME } from '../application-name.js';
 import { isConnectionError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { lsnDiff } from './lsn.js';
@@ -162,7 +163,7 @@ export class HealthMonitor {
     if (existing) return existing;
     const client = new pg.Client({
       ...target.spec.connection,
-      application_name: 'poolpilot-health',
+      application_name: HEALTH_APPLICATION_NAME,
       connectionTimeoutMillis: this.#options.connectionTimeoutMs,
       query_timeout: this.#options.connectionTimeoutMs,
     });

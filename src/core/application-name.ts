@@ -1,0 +1,14 @@
+/**
+ * How poolpilot's own sessions are named in pg_stat_activity, so that every part of the service
+ * counts them apart and never terminates them. Pooled connections carry the bare name; helper
+ * sessions add a suffix.
+ */
+export const APPLICATION_NAME = 'poolpilot';
+export const HEALTH_APPLICATION_NAME = `${APPLICATION_NAME}-health`;
+
+/** Every application_name poolpilot itself connects with. */
+export const OWN_APPLICATIONS: readonly string[] = [APPLICATION_NAME, HEALTH_APPLICATION_NAME];
+
+export function isOwnApplication(name: string | null | undefined): boolean {
+  return name === APPLICATION_NAME || (name?.startsWith(`${APPLICATION_NAME}-`) ?? false);
+}
