@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { OWN_MARK } from '../src/core/application-name.js';
 import type { ExecuteResult } from '../src/core/executor/index.js';
 import { createTestDatabase, run, type TestDatabase } from './harness/database.js';
 import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
@@ -163,13 +164,14 @@ describe('routing corpus: where each statement actually ran', () => {
         results.push({ error: error as any });
       }
     }
-    // The analyzer's EXPLAIN runs on the primary by design: it is not the statement running.
+    // The analyzer's EXPLAIN runs on the primary by design (marked as poolpilot's own): it is not
+    // the statement running.
     const statementsOf = async (base: string) =>
       (
         await run(
           base,
-          "SELECT s.query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 AND s.query NOT ILIKE 'EXPLAIN%'",
-          [db.name],
+          'SELECT s.query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 AND s.query NOT LIKE $2',
+          [db.name, `${OWN_MARK}%`],
         )
       ).rows.map((r) => r.query as string);
     ran.primary = await statementsOf(primaryUrl);

@@ -9,6 +9,12 @@ export const HEALTH_APPLICATION_NAME = `${APPLICATION_NAME}-health`;
 /** Every application_name poolpilot itself connects with. */
 export const OWN_APPLICATIONS: readonly string[] = [APPLICATION_NAME, HEALTH_APPLICATION_NAME];
 
+/**
+ * Leads every statement poolpilot sends of its own (planning, insights, health): pg_stat_statements
+ * keeps the comment, so slow-query reports can leave poolpilot's own work out.
+ */
+export const OWN_MARK = '/* poolpilot */';
+
 export function isOwnApplication(name: string | null | undefined): boolean {
   return name === APPLICATION_NAME || (name?.startsWith(`${APPLICATION_NAME}-`) ?? false);
 }

@@ -25,7 +25,7 @@ export {
   type SlowQuerySource,
   type StatementsExtension,
 } from './slow-queries.js';
-export { OWN_MARK, quoteIdent } from './sql.js';
+export { quoteIdent } from './sql.js';
 export { formatBytes, type PartitionAdvice, type TableInsight } from './tables.js';
 export { SlowQueries };
 

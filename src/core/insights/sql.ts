@@ -1,10 +1,9 @@
+import { OWN_MARK } from '../application-name.js';
 /**
  * Every statement insights send to pg_catalog and pg_stat_*, named for what it asks. Each starts
  * with the OWN_MARK comment, which pg_stat_statements keeps, so poolpilot's own statements can be
  * left out of the slow-query list.
  */
-
-export const OWN_MARK = '/* poolpilot */';
 
 export const STATEMENTS_EXTENSION = `${OWN_MARK}
 SELECT (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace

@@ -1,5 +1,5 @@
 /** Every statement the optimizer sends to pg_catalog and pg_stat_*, named for what it asks. */
-import { OWN_MARK } from '../insights/index.js';
+import { OWN_MARK } from '../application-name.js';
 
 /** Sessions idle in a transaction longer than $1 ms in this database, poolpilot's own left out. */
 export const IDLE_IN_TRANSACTION = `${OWN_MARK}

@@ -1,12 +1,14 @@
+import { OWN_MARK } from '../application-name.js';
+
 /** Every statement the pool's health checking sends, named for what it asks. */
 
-export const PRIMARY_CHECK = `
+export const PRIMARY_CHECK = `${OWN_MARK}
 SELECT pg_is_in_recovery() AS in_recovery,
        current_setting('server_version') AS server_version,
        CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS wal_lsn`;
 
 // CASE short-circuits at run time, so the recovery-only functions are not called on a primary.
-export const REPLICA_CHECK = `
+export const REPLICA_CHECK = `${OWN_MARK}
 SELECT pg_is_in_recovery() AS in_recovery,
        current_setting('server_version') AS server_version,
        CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()::text END AS receive_lsn,

@@ -1,3 +1,5 @@
+import { OWN_MARK } from '../application-name.js';
+
 /**
  * Every statement telemetry sends to PostgreSQL. Kept in one place so a reader (or a DBA
  * wondering what poolpilot runs every second) can find them all.
@@ -9,7 +11,7 @@
  * current idle-in-transaction spell, `xact_start` the whole transaction. poolpilot's own sessions
  * carry its application_name, or that name and a suffix (the health checker's `poolpilot-health`).
  */
-export const CONNECTION_STATES_SQL = `
+export const CONNECTION_STATES_SQL = `${OWN_MARK}
 SELECT
   coalesce(a.state, 'unknown') AS state,
   a.wait_event_type,
@@ -26,6 +28,6 @@ WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()`;
  * The session's server process and the postmaster's start time: enough to find the server's
  * processes in /proc and make sure they are the right ones.
  */
-export const SERVER_PROCESS_SQL = `
+export const SERVER_PROCESS_SQL = `${OWN_MARK}
 SELECT pg_backend_pid() AS pid,
        (extract(epoch FROM pg_postmaster_start_time()) * 1000)::float8 AS started_ms`;
