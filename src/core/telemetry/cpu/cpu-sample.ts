@@ -80,12 +80,17 @@ export class CpuSources {
 export function cpuPercent(before: CpuReading, after: CpuReading): number {
   const used = after.usageNs - before.usageNs;
   if (used <= 0) return 0;
+  let percent = 0;
   if (before.systemNs !== null && after.systemNs !== null) {
     const system = after.systemNs - before.systemNs;
-    return system > 0 ? (used / system) * after.onlineCpus * 100 : 0;
+    percent = system > 0 ? (used / system) * after.onlineCpus * 100 : 0;
+  } else {
+    const wall = after.atNs - before.atNs;
+    percent = wall > 0 ? (used / wall) * 100 : 0;
   }
-  const wall = after.atNs - before.atNs;
-  return wall > 0 ? (used / wall) * 100 : 0;
+  // A reading of many processes is not atomic: counters read a moment after the clock can make
+  // a saturated server look busier than all its cores, which it cannot be.
+  return Math.min(percent, after.onlineCpus * 100);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
