@@ -1,6 +1,7 @@
 import { APPLICATION_NAME, isOwnApplication } from '../application-name.js';
 import type { Pool } from '../pool/index.js';
-import { BLOCKING, CONNECTION_COUNTS, LONG_SESSIONS } from './sql.js';
+import { readActivity, summarizeActivity } from '../telemetry/index.js';
+import { BLOCKING, LONG_SESSIONS, MAX_CONNECTIONS } from './sql.js';
 
 export interface SessionInfo {
   pid: number;
@@ -70,26 +71,30 @@ export async function connectionStates(
   const all = options.allDatabases ?? false;
   const longerThanMs = options.longerThanMs ?? 5_000;
   const chars = options.queryChars ?? 200;
-  const [counts, sessions, blocking] = await Promise.all([
-    pool.query(CONNECTION_COUNTS, [all, APPLICATION_NAME]),
+  const [rows, settings, sessions, blocking] = await Promise.all([
+    readActivity(pool, APPLICATION_NAME),
+    pool.query(MAX_CONNECTIONS),
     pool.query(LONG_SESSIONS, [all, longerThanMs, chars]),
     pool.query(BLOCKING, [all, chars]),
   ]);
-  const c = counts.rows[0]!;
+  // The same counting as the connectionStates subscription's samples, over this database's
+  // sessions (or every database's).
+  const c = summarizeActivity(all ? rows : rows.filter((r) => r.current_database));
   const list = sessions.rows.map(toSession);
   return {
-    total: c.total as number,
-    active: c.active as number,
-    idle: c.idle as number,
-    idleInTransaction: c.idle_in_transaction as number,
-    idleInTransactionAborted: c.idle_in_transaction_aborted as number,
-    fastpath: c.fastpath as number,
-    disabled: c.disabled as number,
-    waitingOnLocks: c.waiting_on_locks as number,
-    poolpilot: c.poolpilot as number,
-    oldestTransactionMs: numberOrNull(c.oldest_transaction_ms),
-    maxConnections: c.max_connections as number,
-    serverTotal: c.server_total as number,
+    total: c.total,
+    active: c.active,
+    idle: c.idle,
+    idleInTransaction: c.idleInTransaction,
+    idleInTransactionAborted: c.idleInTransactionAborted,
+    fastpath: c.fastpathFunctionCall,
+    disabled: c.disabled,
+    waitingOnLocks: c.waitingOnLocks,
+    poolpilot: c.own.total,
+    oldestTransactionMs: c.oldestTransactionAgeMs,
+    maxConnections: settings.rows[0]!.max_connections as number,
+    // Client sessions on the whole server, this one included.
+    serverTotal: rows.length + 1,
     idleInTransactionSessions: list.filter((s) => s.state?.startsWith('idle in transaction')),
     longRunningSessions: list.filter((s) => s.state === 'active'),
     blocking: blocking.rows.map((r) => ({

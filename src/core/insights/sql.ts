@@ -47,22 +47,7 @@ export function resetStatements(schema: string): string {
   return `${OWN_MARK} SELECT ${quoteIdent(schema)}.pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)`;
 }
 
-export const CONNECTION_COUNTS = `${OWN_MARK}
-SELECT count(*)::int AS total,
-       count(*) FILTER (WHERE state = 'active')::int AS active,
-       count(*) FILTER (WHERE state = 'idle')::int AS idle,
-       count(*) FILTER (WHERE state = 'idle in transaction')::int AS idle_in_transaction,
-       count(*) FILTER (WHERE state = 'idle in transaction (aborted)')::int AS idle_in_transaction_aborted,
-       count(*) FILTER (WHERE state = 'fastpath function call')::int AS fastpath,
-       count(*) FILTER (WHERE state = 'disabled')::int AS disabled,
-       count(*) FILTER (WHERE wait_event_type = 'Lock')::int AS waiting_on_locks,
-       count(*) FILTER (WHERE application_name = $2 OR starts_with(application_name, $2 || '-'))::int AS poolpilot,
-       extract(epoch FROM max(clock_timestamp() - xact_start)) * 1000 AS oldest_transaction_ms,
-       (SELECT setting::int FROM pg_settings WHERE name = 'max_connections') AS max_connections,
-       (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS server_total
-FROM pg_stat_activity
-WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-  AND ($1::boolean OR datname = current_database())`;
+export const MAX_CONNECTIONS = `${OWN_MARK} SELECT current_setting('max_connections')::int AS max_connections`;
 
 /** Sessions idle in a transaction, or running one statement, for longer than $2 ms. */
 export const LONG_SESSIONS = `${OWN_MARK}

@@ -43,6 +43,8 @@ export interface ActivityRow {
   state: string;
   wait_event_type: string | null;
   database: string;
+  /** The session is in the database this query ran in (the pooled one). */
+  current_database: boolean;
   application: string;
   own: boolean;
   blocked: boolean;
@@ -127,6 +129,12 @@ export function summarizeActivity(
   };
 }
 
+/** Every client session on the server but the asking one, with what counting needs. */
+export async function readActivity(pool: Pool, ownApplicationName: string): Promise<ActivityRow[]> {
+  const result = await pool.query(CONNECTION_STATES_SQL, [ownApplicationName]);
+  return result.rows as unknown as ActivityRow[];
+}
+
 /** Samples `pg_stat_activity` on the primary with one query per call. */
 export function connectionStatesTaker(
   intervalMs: number,
@@ -137,8 +145,7 @@ export function connectionStatesTaker(
   return async () => {
     const head = { at: new Date(), seq: ++seq, intervalMs, target: primary.name };
     try {
-      const result = await primary.query(CONNECTION_STATES_SQL, [ownApplicationName]);
-      return { ...head, ...summarizeActivity(result.rows as unknown as ActivityRow[]), error: null };
+      return { ...head, ...summarizeActivity(await readActivity(primary, ownApplicationName)), error: null };
     } catch (error) {
       return { ...head, ...summarizeActivity([]), error: (error as Error).message };
     }

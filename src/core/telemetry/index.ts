@@ -1,6 +1,7 @@
 export {
   type ActivityRow,
   type ConnectionStatesSample,
+  readActivity,
   type StateCounts,
   type StateGroup,
   summarizeActivity,

@@ -16,6 +16,7 @@ SELECT
   coalesce(a.state, 'unknown') AS state,
   a.wait_event_type,
   coalesce(a.datname, '') AS database,
+  a.datname = current_database() AS current_database,
   coalesce(a.application_name, '') AS application,
   (a.application_name = $1 OR starts_with(a.application_name, $1 || '-')) AS own,
   cardinality(pg_blocking_pids(a.pid)) > 0 AS blocked,

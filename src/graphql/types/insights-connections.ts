@@ -51,7 +51,10 @@ const ConnectionStatesRef = builder.objectRef<ConnectionStates>('ConnectionState
     idleInTransactionAborted: t.exposeInt('idleInTransactionAborted'),
     fastpath: t.exposeInt('fastpath'),
     disabled: t.exposeInt('disabled'),
-    waitingOnLocks: t.exposeInt('waitingOnLocks'),
+    waitingOnLocks: t.exposeInt('waitingOnLocks', {
+      description:
+        "Sessions blocked by another session's lock (pg_blocking_pids), as in the subscription samples.",
+    }),
     poolpilot: t.exposeInt('poolpilot', { description: "Of total, poolpilot's own connections." }),
     oldestTransactionMs: t.exposeFloat('oldestTransactionMs', { nullable: true }),
     maxConnections: t.exposeInt('maxConnections'),
