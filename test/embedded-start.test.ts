@@ -70,8 +70,22 @@ function postmasterRunning(pid: number): boolean {
 
 describe('npm start with nothing configured', () => {
   const dirs: string[] = [];
-  afterEach(() => {
-    for (const child of running) child.kill('SIGKILL');
+  // A failed test still stops what it started: SIGTERM lets poolpilot stop its embedded server
+  // (SIGKILL would orphan it); SIGKILL only if that does not end it in time.
+  afterEach(async () => {
+    await Promise.all(
+      [...running].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
   });
   afterAll(async () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
