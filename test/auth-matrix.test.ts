@@ -9,13 +9,10 @@ import {
   isNonNullType,
 } from 'graphql';
 import { createClient } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { schema } from '../src/graphql/schema.js';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
-
-const { primaryUrl } = inject('databases');
+import { useTestServer } from './harness/server.js';
 
 type Role = 'viewer' | 'operator' | 'admin';
 const ROLES: Role[] = ['viewer', 'operator', 'admin'];
@@ -93,22 +90,10 @@ const codesOf = (errors: { extensions?: Record<string, unknown> }[] | undefined)
   (errors ?? []).map((e) => e.extensions?.code);
 
 describe('auth matrix: transport × token × role × operation', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, null, 'pp_auth');
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_POOL_MIN: '1',
-      DB_POOL_SIZE: '4',
-      API_TOKENS: ROLES.map((r) => `${r}:${TOKENS[r]}`).join(','),
-    });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+  const server = useTestServer(
+    { DB_POOL_MIN: '1', DB_POOL_SIZE: '4', API_TOKENS: ROLES.map((r) => `${r}:${TOKENS[r]}`).join(',') },
+    { prefix: 'pp_auth' },
+  );
 
   it('covers the contract operations', () => {
     const names = OPERATIONS.map((o) => o.field);
@@ -142,7 +127,7 @@ describe('auth matrix: transport × token × role × operation', () => {
       '%s: no token and a wrong token → UNAUTHENTICATED',
       async (_f, op) => {
         for (const token of [undefined, 'wrong-token-0123456789']) {
-          const res = await pp.gql(op.document, undefined, token);
+          const res = await server.pp.gql(op.document, undefined, token);
           expect(codesOf(res.errors), `${op.field} with ${token ?? 'no token'}`).toContain('UNAUTHENTICATED');
           expect(res.data ?? null).toBeNull();
         }
@@ -155,7 +140,7 @@ describe('auth matrix: transport × token × role × operation', () => {
         for (const role of ROLES) {
           const allowed = RANK[role] >= RANK[op.needs];
           if (allowed && NOT_RUN_WHEN_ALLOWED.has(op.field)) continue;
-          const res = await pp.gql(op.document, undefined, TOKENS[role]);
+          const res = await server.pp.gql(op.document, undefined, TOKENS[role]);
           const codes = codesOf(res.errors);
           if (allowed) {
             expect(codes, `${role} → ${op.field}: ${JSON.stringify(res.errors)}`).not.toContain('FORBIDDEN');
@@ -172,7 +157,7 @@ describe('auth matrix: transport × token × role × operation', () => {
     const run = (token: string | undefined, op: Operation) =>
       new Promise<{ result?: any; closeCode?: number }>((resolve) => {
         const client = createClient({
-          url: pp.wsUrl,
+          url: server.pp.wsUrl,
           webSocketImpl: WebSocket,
           retryAttempts: 0,
           connectionParams: token ? { authorization: `Bearer ${token}` } : undefined,

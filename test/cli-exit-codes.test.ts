@@ -1,27 +1,12 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../src/embedded/index.js';
 import { poolpilotCli } from './harness/cli.js';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { useTestServer } from './harness/server.js';
 
-const { primaryUrl, replicaUrl } = inject('databases');
 const VIEWER = 'viewer-token-0123456789';
 
 describe('poolpilot CLI exit codes', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, replicaUrl);
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_POOL_MIN: '1',
-      API_TOKENS: `viewer:${VIEWER}`,
-    });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+  const server = useTestServer({ DB_POOL_MIN: '1', API_TOKENS: `viewer:${VIEWER}` });
 
   it('prints help and the version with 0, and rejects bad arguments with 2', async () => {
     const help = await poolpilotCli(['--help']);
@@ -45,15 +30,15 @@ describe('poolpilot CLI exit codes', () => {
   });
 
   it('uses POOLPILOT_URL and POOLPILOT_TOKEN, and exits 4 without a valid token', async () => {
-    const denied = await poolpilotCli(['analyze', '--json'], { POOLPILOT_URL: pp.url });
+    const denied = await poolpilotCli(['analyze', '--json'], { POOLPILOT_URL: server.pp.url });
     expect(denied.code).toBe(4);
     expect(denied.json().error.code).toBe('UNAUTHENTICATED');
     const wrong = await poolpilotCli(['analyze', '--json', '--token', 'not-a-known-token-at-all'], {
-      POOLPILOT_URL: pp.url,
+      POOLPILOT_URL: server.pp.url,
     });
     expect(wrong.code).toBe(4);
     const allowed = await poolpilotCli(['analyze', '--json'], {
-      POOLPILOT_URL: pp.url,
+      POOLPILOT_URL: server.pp.url,
       POOLPILOT_TOKEN: VIEWER,
     });
     expect(allowed.code).toBe(0);
@@ -63,7 +48,7 @@ describe('poolpilot CLI exit codes', () => {
   });
 
   it('exits 4 when the role is not allowed (viewer running executeQuery)', async () => {
-    const run = await poolpilotCli(['test', '--json', '-n', '3', '--url', pp.url, '--token', VIEWER]);
+    const run = await poolpilotCli(['test', '--json', '-n', '3', '--url', server.pp.url, '--token', VIEWER]);
     expect(run.code).toBe(4);
     expect(run.json().error.message).toBeTruthy();
   });

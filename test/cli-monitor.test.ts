@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { poolpilotCli } from './harness/cli.js';
-import { createTestDatabase, eventually, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { eventually } from './harness/database.js';
+import { startPoolpilot, useTestServer } from './harness/server.js';
 
 const { primaryUrl, replicaUrl } = inject('databases');
 
@@ -25,33 +25,21 @@ function inTerminal(command: string) {
 const frames = (screen: string) => screen.split('poolpilot monitor').length - 1;
 
 describe('poolpilot monitor', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, replicaUrl);
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_REPLICA_URLS: replicaUrl ? db.url(replicaUrl) : undefined,
-      DB_POOL_MIN: '1',
-      DB_POOL_SIZE: '5',
-    });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+  const server = useTestServer({ DB_POOL_MIN: '1', DB_POOL_SIZE: '5' }, { replica: true });
 
   for (const key of [
     { name: 'q', bytes: 'q' },
     { name: 'Ctrl-C', bytes: '\u0003' },
   ]) {
     it(`refreshes from the subscriptions in a terminal and quits cleanly on ${key.name}`, async () => {
-      const term = inTerminal(`node bin/poolpilot.mjs monitor --interval 0.5 --url ${pp.url}`);
+      const term = inTerminal(`node bin/poolpilot.mjs monitor --interval 0.5 --url ${server.pp.url}`);
       try {
         await eventually(() => frames(term.screen()) >= 1, 30_000, 100);
         // Three sleeping statements on a pool of five, while it watches: a refresh shows them.
         const busy = Promise.all(
-          Array.from({ length: 3 }, () => pp.poolpilot.cluster.primary.pool.query('SELECT pg_sleep(3)')),
+          Array.from({ length: 3 }, () =>
+            server.pp.poolpilot.cluster.primary.pool.query('SELECT pg_sleep(3)'),
+          ),
         );
         await eventually(() => /│ primary +│ yes +│ [█░]+ +60\.0% +│ 3 /.test(term.screen()), 30_000, 100);
         await busy;
@@ -83,7 +71,7 @@ describe('poolpilot monitor', () => {
       '--interval',
       '0.5',
       '--url',
-      pp.url,
+      server.pp.url,
     ]);
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout
@@ -98,7 +86,7 @@ describe('poolpilot monitor', () => {
   });
 
   it('exits 3 when the server goes away', async () => {
-    const other = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '0' });
+    const other = await startPoolpilot({ DATABASE_URL: server.db.url(primaryUrl), DB_POOL_MIN: '0' });
     const term = inTerminal(`node bin/poolpilot.mjs monitor --interval 0.5 --url ${other.url}`);
     try {
       await eventually(() => frames(term.screen()) >= 1, 30_000, 100);

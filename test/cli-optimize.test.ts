@@ -1,28 +1,16 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { poolpilotCli } from './harness/cli.js';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
-
-const { primaryUrl, replicaUrl } = inject('databases');
+import { useTestServer } from './harness/server.js';
 
 /**
  * Only database-scoped changes are really applied here: the cluster is shared with other test
  * files, so server-wide ones (ALTER SYSTEM) are exercised as dry runs.
  */
 describe('poolpilot optimize', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, replicaUrl);
-    pp = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '1' });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+  const server = useTestServer({ DB_POOL_MIN: '1' });
 
   const list = async () => {
-    const run = await poolpilotCli(['optimize', '--json', '--url', pp.url]);
+    const run = await poolpilotCli(['optimize', '--json', '--url', server.pp.url]);
     expect(run.code, run.stderr).toBe(0);
     return run.json<
       {
@@ -46,7 +34,7 @@ describe('poolpilot optimize', () => {
         risk: expect.stringMatching(/^(LOW|MEDIUM|HIGH)$/),
       });
     expect((await list()).map((o) => o.id)).toEqual(first.map((o) => o.id));
-    const text = await poolpilotCli(['optimize', '--url', pp.url]);
+    const text = await poolpilotCli(['optimize', '--url', server.pp.url]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/│ id +│ kind +│ risk +│ safe +│ title/);
     expect(text.stdout).toContain(first[0]!.id);
@@ -57,7 +45,14 @@ describe('poolpilot optimize', () => {
     const safe = before
       .filter((o) => o.risk === 'LOW' && o.applicable && !o.requiresRestart)
       .map((o) => o.id);
-    const run = await poolpilotCli(['optimize', '--apply-all-safe', '--dry-run', '--json', '--url', pp.url]);
+    const run = await poolpilotCli([
+      'optimize',
+      '--apply-all-safe',
+      '--dry-run',
+      '--json',
+      '--url',
+      server.pp.url,
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const out = run.json();
     expect(out.dryRun).toBe(true);
@@ -69,25 +64,25 @@ describe('poolpilot optimize', () => {
   it('--apply ID applies one suggestion, which then leaves the list', async () => {
     const target = (await list()).find((o) => o.kind === 'ENABLE_PG_STAT_STATEMENTS');
     expect(target, 'pg_stat_statements is preloaded but not created in a fresh database').toBeDefined();
-    const run = await poolpilotCli(['optimize', '--apply', target!.id, '--json', '--url', pp.url]);
+    const run = await poolpilotCli(['optimize', '--apply', target!.id, '--json', '--url', server.pp.url]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.json().results[0]).toMatchObject({ id: target!.id, outcome: 'APPLIED' });
-    const { rows } = await pp.poolpilot.cluster.primary.pool.query(
+    const { rows } = await server.pp.poolpilot.cluster.primary.pool.query(
       `SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_stat_statements'`,
     );
     expect(rows[0]!.n).toBe(1);
     expect((await list()).map((o) => o.id)).not.toContain(target!.id);
     // Applying it again changes nothing: the server says it is already done.
-    const again = await poolpilotCli(['optimize', '--apply', target!.id, '--json', '--url', pp.url]);
+    const again = await poolpilotCli(['optimize', '--apply', target!.id, '--json', '--url', server.pp.url]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.json().results[0].outcome).toBe('ALREADY_APPLIED');
   });
 
   it('rejects --apply with --apply-all-safe (2) and unknown ids (6, OPTIMIZATION_NOT_FOUND)', async () => {
-    expect((await poolpilotCli(['optimize', '--apply', 'x', '--apply-all-safe', '--url', pp.url])).code).toBe(
-      2,
-    );
-    const run = await poolpilotCli(['optimize', '--apply', 'no-such-id', '--json', '--url', pp.url]);
+    expect(
+      (await poolpilotCli(['optimize', '--apply', 'x', '--apply-all-safe', '--url', server.pp.url])).code,
+    ).toBe(2);
+    const run = await poolpilotCli(['optimize', '--apply', 'no-such-id', '--json', '--url', server.pp.url]);
     expect(run.code).toBe(6);
     expect(run.json().error.code).toBe('OPTIMIZATION_NOT_FOUND');
   });

@@ -1,34 +1,17 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { poolpilotCli } from './harness/cli.js';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
-
-const { primaryUrl, replicaUrl } = inject('databases');
+import { useTestServer } from './harness/server.js';
 
 describe('poolpilot test', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, replicaUrl);
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_REPLICA_URLS: replicaUrl ? db.url(replicaUrl) : undefined,
-      DB_POOL_MIN: '1',
-      DB_POOL_SIZE: '4',
-    });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+  const server = useTestServer({ DB_POOL_MIN: '1', DB_POOL_SIZE: '4' }, { replica: true });
 
   it('runs the statements through executeQuery and reports throughput, percentiles and routing', async () => {
-    const before = pp.poolpilot.poolState().totals.queries;
+    const before = server.pp.poolpilot.poolState().totals.queries;
     const run = await poolpilotCli([
       'test',
       '--json',
       '--url',
-      pp.url,
+      server.pp.url,
       '-n',
       '60',
       '-c',
@@ -59,7 +42,7 @@ describe('poolpilot test', () => {
     expect(routed).toBe(60);
     expect(targeted).toBe(60);
     // Every statement really went through the pools.
-    expect(pp.poolpilot.poolState().totals.queries - before).toBeGreaterThanOrEqual(60);
+    expect(server.pp.poolpilot.poolState().totals.queries - before).toBeGreaterThanOrEqual(60);
   });
 
   it('counts failed statements by code and exits 1', async () => {
@@ -67,7 +50,7 @@ describe('poolpilot test', () => {
       'test',
       '--json',
       '--url',
-      pp.url,
+      server.pp.url,
       '-n',
       '4',
       '-c',
@@ -82,7 +65,7 @@ describe('poolpilot test', () => {
   });
 
   it('prints a readable summary', async () => {
-    const run = await poolpilotCli(['test', '--url', pp.url, '-n', '20', '-c', '4']);
+    const run = await poolpilotCli(['test', '--url', server.pp.url, '-n', '20', '-c', '4']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/20 statements, 4 in parallel/);
     expect(run.stdout).toMatch(/throughput [\d.]+ statements\/s/);

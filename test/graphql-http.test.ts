@@ -1,31 +1,17 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { describe, expect, inject, it } from 'vitest';
+import { useTestServer } from './harness/server.js';
 
 const { primaryUrl, replicaUrl } = inject('databases');
 
 describe('GraphQL over HTTP', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, replicaUrl);
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_REPLICA_URLS: replicaUrl ? db.url(replicaUrl) : undefined,
-      DB_POOL_MIN: '2',
-      DB_POOL_SIZE: '4',
-      DB_PASSWORD: 'never-shown',
-    });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+  const server = useTestServer(
+    { DB_POOL_MIN: '2', DB_POOL_SIZE: '4', DB_PASSWORD: 'never-shown' },
+    { replica: true },
+  );
 
   it('answers info, health and poolStats with real figures', async () => {
-    await pp.poolpilot.cluster.primary.pool.query('SELECT 1');
-    const res = await pp.gql(`{
+    await server.pp.poolpilot.cluster.primary.pool.query('SELECT 1');
+    const res = await server.pp.gql(`{
       info { name version postgresVersion embedded authEnabled targets { name role host port database status } config }
       health { status targets { name role status reachable reason replication { lagBytes lagMs } } }
       poolStats {
@@ -54,7 +40,7 @@ describe('GraphQL over HTTP', () => {
   });
 
   it('serves GET /health as JSON with per-target reachability', async () => {
-    const res = await fetch(`${pp.url}/health`);
+    const res = await fetch(`${server.pp.url}/health`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
     expect(body.status).toBe('ok');
@@ -63,9 +49,11 @@ describe('GraphQL over HTTP', () => {
   });
 
   it('resizes the pool live through resizePool', async () => {
-    const res = await pp.gql('mutation { resizePool(min: 3, max: 6) { min max targets { name min max } } }');
+    const res = await server.pp.gql(
+      'mutation { resizePool(min: 3, max: 6) { min max targets { name min max } } }',
+    );
     expect(res.errors).toBeUndefined();
     expect((res.data as any).resizePool.targets[0]).toMatchObject({ min: 3, max: 6 });
-    expect(pp.poolpilot.cluster.primary.pool.options.max).toBe(6);
+    expect(server.pp.poolpilot.cluster.primary.pool.options.max).toBe(6);
   });
 });

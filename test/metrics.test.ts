@@ -1,31 +1,17 @@
 import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { describe, expect, inject, it } from 'vitest';
+import { useTestServer } from './harness/server.js';
 
 const { primaryUrl, replicaUrl } = inject('databases');
 
 describe('GET /metrics', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, replicaUrl);
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_REPLICA_URLS: replicaUrl ? db.url(replicaUrl) : undefined,
-      DB_POOL_MIN: '1',
-      DB_POOL_SIZE: '3',
-      DB_PASSWORD: 'never-shown-in-metrics',
-    });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+  const server = useTestServer(
+    { DB_POOL_MIN: '1', DB_POOL_SIZE: '3', DB_PASSWORD: 'never-shown-in-metrics' },
+    { replica: true },
+  );
 
   const scrape = async () => {
-    const res = await fetch(`${pp.url}/metrics`);
+    const res = await fetch(`${server.pp.url}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
@@ -57,7 +43,7 @@ describe('GET /metrics', () => {
   it('exposes PgBouncer-style pool gauges per target, parsed by a Prometheus parser', async () => {
     // Four statements at once on a pool of three: one caller has to wait for a connection.
     await Promise.all(
-      Array.from({ length: 4 }, () => pp.poolpilot.cluster.primary.pool.query('SELECT pg_sleep(0.2)')),
+      Array.from({ length: 4 }, () => server.pp.poolpilot.cluster.primary.pool.query('SELECT pg_sleep(0.2)')),
     );
     const { families } = await scrape();
     for (const name of ['cl_active', 'cl_waiting', 'sv_active', 'sv_idle', 'sv_login', 'maxwait_seconds']) {
@@ -99,7 +85,7 @@ describe('GET /metrics', () => {
     // The fourth caller waited for one of the sleeps to finish.
     expect((wait.buckets['+Inf'] ?? 0) - (wait.buckets['0.1'] ?? 0)).toBeGreaterThanOrEqual(1);
 
-    await pp.poolpilot.cluster.primary.pool.query('SELECT 1/0').catch(() => undefined);
+    await server.pp.poolpilot.cluster.primary.pool.query('SELECT 1/0').catch(() => undefined);
     const after = await scrape();
     const failed = histogram(after.series, 'poolpilot_query_duration_seconds', {
       target: 'primary',
@@ -109,9 +95,9 @@ describe('GET /metrics', () => {
   });
 
   it('counts GraphQL operations per root field and times them', async () => {
-    await pp.gql('{ poolStats { total } health { status } }');
-    await pp.gql('{ poolStats { total } }');
-    await pp.gql('{ nope }');
+    await server.pp.gql('{ poolStats { total } health { status } }');
+    await server.pp.gql('{ poolStats { total } }');
+    await server.pp.gql('{ nope }');
     const { families, series } = await scrape();
     const ops = families.get('poolpilot_graphql_operations_total');
     expect(ops?.type).toBe('COUNTER');
@@ -129,7 +115,7 @@ describe('GET /metrics', () => {
 
   it('counts routed statements by class and target, and shows the queue', async () => {
     const execute = (sql: string) =>
-      pp.gql('mutation($sql: String!) { executeQuery(sql: $sql) { route target } }', { sql });
+      server.pp.gql('mutation($sql: String!) { executeQuery(sql: $sql) { route target } }', { sql });
     const results = [await execute('SELECT 1'), await execute('SELECT 2'), await execute('SELECT 3')];
     for (const r of results) expect(r.errors).toBeUndefined();
     const routes = results.map((r) => (r.data as any).executeQuery as { route: string; target: string });
@@ -143,7 +129,7 @@ describe('GET /metrics', () => {
     }
     expect(Number(sample(families.get('poolpilot_queue_depth'), {})?.value)).toBe(0);
     expect(Number(sample(families.get('poolpilot_queue_concurrency'), {})?.value)).toBe(
-      pp.config.queue.concurrency,
+      server.pp.config.queue.concurrency,
     );
     const rejections = families.get('poolpilot_queue_rejections_total');
     expect(sample(rejections, { reason: 'full' })?.value).toBe('0');
@@ -161,7 +147,7 @@ describe('GET /metrics', () => {
       sample(families.get('poolpilot_postgres_connections'), { state: 'idle_in_transaction' }),
     ).toBeDefined();
     expect(families.get('poolpilot_postgres_sessions_waiting_on_locks')?.metrics[0]?.value).toBe('0');
-    const streams = pp.poolpilot.telemetry.samplers().map((s) => s.stream);
+    const streams = server.pp.poolpilot.telemetry.samplers().map((s) => s.stream);
     expect(streams).toEqual(expect.arrayContaining(['containerCpu', 'connectionStates']));
   });
 

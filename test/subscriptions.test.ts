@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, eventually, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { describe, expect, it } from 'vitest';
+import { eventually } from './harness/database.js';
+import { useTestServer } from './harness/server.js';
 import { collect, wsClient } from './harness/subscriptions.js';
 
-const { primaryUrl } = inject('databases');
 const VIEWER = 'viewer-token-0123456789';
 
 const POOL = `subscription($ms: Int) { poolUtilization(intervalMs: $ms) {
@@ -44,24 +43,10 @@ async function readSse(res: Response, n: number): Promise<any[]> {
 }
 
 describe('telemetry subscriptions', () => {
-  let db: TestDatabase;
-  let pp: RunningPoolpilot;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl);
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_POOL_MIN: '1',
-      API_TOKENS: `viewer:${VIEWER}`,
-    });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+  const server = useTestServer({ DB_POOL_MIN: '1', API_TOKENS: `viewer:${VIEWER}` });
 
   it('streams poolUtilization over graphql-ws, the first sample at once, intervals clamped', async () => {
-    const client = wsClient(pp.wsUrl, VIEWER);
+    const client = wsClient(server.pp.wsUrl, VIEWER);
     try {
       const sub = collect(client, POOL, { ms: 10 });
       await sub.waitFor(3);
@@ -82,7 +67,7 @@ describe('telemetry subscriptions', () => {
   });
 
   it('streams all three over one connection', async () => {
-    const client = wsClient(pp.wsUrl, VIEWER);
+    const client = wsClient(server.pp.wsUrl, VIEWER);
     try {
       const cpu = collect(
         client,
@@ -99,7 +84,7 @@ describe('telemetry subscriptions', () => {
       expect(cpu.results[1]!.data!.containerCpu.source).toBeTypeOf('string');
       const state = states.results[1]!.data!.connectionStates;
       expect(state.error).toBeNull();
-      expect(state.byDatabase.map((d: { name: string }) => d.name)).toContain(db.name);
+      expect(state.byDatabase.map((d: { name: string }) => d.name)).toContain(server.db.name);
     } finally {
       await client.dispose();
     }
@@ -107,7 +92,7 @@ describe('telemetry subscriptions', () => {
 
   it('streams over Server-Sent Events for curl -N', async () => {
     const res = await fetch(
-      `${pp.url}/graphql?query=${encodeURIComponent('subscription { poolUtilization(intervalMs: 250) { seq total { max } } }')}`,
+      `${server.pp.url}/graphql?query=${encodeURIComponent('subscription { poolUtilization(intervalMs: 250) { seq total { max } } }')}`,
       {
         headers: { accept: 'text/event-stream', authorization: `Bearer ${VIEWER}` },
       },
@@ -119,12 +104,12 @@ describe('telemetry subscriptions', () => {
     expect(events[0].data.poolUtilization.total.max).toBe(20);
     expect(events[1].data.poolUtilization.seq).toBeGreaterThan(events[0].data.poolUtilization.seq);
     // The client went away: its subscription ends and the sampler with it.
-    await eventually(() => pp.poolpilot.telemetry.samplers().length === 0);
+    await eventually(() => server.pp.poolpilot.telemetry.samplers().length === 0);
   });
 
   it('refuses a subscription without a valid token', async () => {
     const res = await fetch(
-      `${pp.url}/graphql?query=${encodeURIComponent('subscription { poolUtilization { seq } }')}`,
+      `${server.pp.url}/graphql?query=${encodeURIComponent('subscription { poolUtilization { seq } }')}`,
       {
         headers: { accept: 'text/event-stream' },
       },
@@ -132,6 +117,6 @@ describe('telemetry subscriptions', () => {
     const text = await res.text();
     expect(text).toContain('UNAUTHENTICATED');
     expect(text).not.toContain('"seq"');
-    await eventually(() => pp.poolpilot.telemetry.samplers().length === 0);
+    await eventually(() => server.pp.poolpilot.telemetry.samplers().length === 0);
   });
 });

@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { type Config, loadConfig } from '../../src/config/index.js';
 import { Poolpilot, silentLogger } from '../../src/core/index.js';
 import { type App, createApp } from '../../src/server/app.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface RunningPoolpilot {
   poolpilot: Poolpilot;
@@ -63,4 +65,37 @@ export async function startPoolpilot(env: Record<string, string | undefined>): P
     await poolpilot.close(0);
     throw error;
   }
+}
+
+export interface TestServer {
+  /** Set once the describe block's beforeAll has run. */
+  pp: RunningPoolpilot;
+  db: TestDatabase;
+}
+
+/**
+ * The usual setup of a describe block: a fresh database on the shared servers and a poolpilot
+ * pooling it (and, with `replica`, the same database on the streaming replica), started in
+ * beforeAll and stopped, database dropped, in afterAll, also when a test fails.
+ */
+export function useTestServer(
+  env: Record<string, string | undefined> = {},
+  options: { replica?: boolean; prefix?: string } = {},
+): TestServer {
+  const { primaryUrl, replicaUrl } = inject('databases');
+  const withReplica = options.replica === true && replicaUrl !== null;
+  const server = {} as TestServer;
+  beforeAll(async () => {
+    server.db = await createTestDatabase(primaryUrl, withReplica ? replicaUrl : null, options.prefix);
+    server.pp = await startPoolpilot({
+      DATABASE_URL: server.db.url(primaryUrl),
+      DB_REPLICA_URLS: withReplica ? server.db.url(replicaUrl!) : undefined,
+      ...env,
+    });
+  });
+  afterAll(async () => {
+    await server.pp?.close();
+    await server.db?.drop();
+  });
+  return server;
 }
