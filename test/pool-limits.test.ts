@@ -1,25 +1,15 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Pool } from '../src/core/pool/index.js';
+import type { Pool, PoolOptions } from '../src/core/pool/index.js';
 import { createTestDatabase, eventually, poolConnections, type TestDatabase } from './harness/database.js';
+import { testPool } from './harness/pool.js';
 
 const { primaryUrl } = inject('databases');
-
-const options = {
-  idleTimeoutMs: 30_000,
-  connectionTimeoutMs: 10_000,
-  statementTimeoutMs: 30_000,
-  applicationName: 'poolpilot',
-};
 
 describe('pool sizes, seen from pg_stat_activity', () => {
   let db: TestDatabase;
   const pools: Pool[] = [];
-  const newPool = (min: number, max: number, extra: Partial<typeof options> = {}) => {
-    const pool = new Pool(
-      'primary',
-      { connectionString: db.url(primaryUrl) },
-      { ...options, ...extra, min, max },
-    );
+  const newPool = (min: number, max: number, extra: Partial<PoolOptions> = {}) => {
+    const pool = testPool(db.url(primaryUrl), { ...extra, min, max });
     pools.push(pool);
     return pool;
   };

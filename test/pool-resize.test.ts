@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Pool } from '../src/core/pool/index.js';
+import type { Pool } from '../src/core/pool/index.js';
 import { createTestDatabase, eventually, poolConnections, type TestDatabase } from './harness/database.js';
+import { testPool } from './harness/pool.js';
 
 const { primaryUrl } = inject('databases');
 
@@ -10,18 +11,7 @@ describe('live resize', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase(primaryUrl);
-    pool = new Pool(
-      'primary',
-      { connectionString: db.url(primaryUrl) },
-      {
-        min: 2,
-        max: 4,
-        idleTimeoutMs: 30_000,
-        connectionTimeoutMs: 10_000,
-        statementTimeoutMs: 30_000,
-        applicationName: 'poolpilot',
-      },
-    );
+    pool = testPool(db.url(primaryUrl), { min: 2, max: 4 });
     pool.warm();
   });
   afterAll(async () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PoolpilotError } from '../src/core/index.js';
-import { Pool } from '../src/core/pool/index.js';
+import type { Pool } from '../src/core/pool/index.js';
 import { createTestDatabase, type TestDatabase } from './harness/database.js';
+import { testPool } from './harness/pool.js';
 
 const { primaryUrl } = inject('databases');
 
@@ -12,18 +13,7 @@ describe('statement_timeout', () => {
   beforeAll(async () => {
     db = await createTestDatabase(primaryUrl);
     // One connection, so the statement after the timeout provably runs on the same one.
-    pool = new Pool(
-      'primary',
-      { connectionString: db.url(primaryUrl) },
-      {
-        min: 1,
-        max: 1,
-        idleTimeoutMs: 30_000,
-        connectionTimeoutMs: 10_000,
-        statementTimeoutMs: 200,
-        applicationName: 'poolpilot',
-      },
-    );
+    pool = testPool(db.url(primaryUrl), { min: 1, max: 1, statementTimeoutMs: 200 });
   });
   afterAll(async () => {
     await pool?.end(1_000);
