@@ -33,7 +33,7 @@ WITH s AS (
     AND toplevel
     AND query NOT LIKE '${OWN_MARK}%'
 ), totals AS (SELECT sum(total_exec_time) AS all_ms FROM s)
-SELECT s.*, 100 * s.total_exec_time / NULLIF(totals.all_ms, 0) AS share,
+SELECT s.*, least(100, 100 * s.total_exec_time / NULLIF(totals.all_ms, 0)) AS share,
        CASE WHEN s.shared_blks_hit + s.shared_blks_read = 0 THEN NULL
             ELSE s.shared_blks_hit::float8 / (s.shared_blks_hit + s.shared_blks_read) END AS cache_hit_ratio
 FROM s, totals
