@@ -1,4 +1,4 @@
-import { isConnectionError, isPoolpilotError } from '../errors.js';
+import { ErrorCode, isConnectionError, isPoolpilotError } from '../errors.js';
 import type { Pool } from '../pool/index.js';
 import { BEGIN_PLANNING, END_PLANNING, EXPLAIN, RELATION_ROWS } from './sql.js';
 
@@ -58,15 +58,15 @@ export async function askPlanner(
     let plan: PlanSummary | null = null;
     let planError: string | null = null;
     if (options.explain) {
-      await lease.client.query(BEGIN_PLANNING(options.timeoutMs));
+      await lease.query(BEGIN_PLANNING(options.timeoutMs));
       try {
-        const { rows } = await lease.client.query(EXPLAIN(sql, options.generic));
-        plan = summarise((rows[0]['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan);
+        const { rows } = await lease.query(EXPLAIN(sql, options.generic));
+        plan = summarise((rows[0]!['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan);
       } catch (error) {
-        if (isConnectionError(error)) throw error;
+        if (isPoolpilotError(error) && error.code === ErrorCode.DbUnavailable) throw error;
         planError = (error as Error).message;
       } finally {
-        await lease.client.query(END_PLANNING);
+        await lease.query(END_PLANNING);
       }
     }
     const names = [
@@ -74,11 +74,11 @@ export async function askPlanner(
     ];
     const tableRows: Record<string, number> = {};
     if (names.length > 0) {
-      const { rows } = await lease.client.query(RELATION_ROWS, [names]);
+      const { rows } = await lease.query(RELATION_ROWS, [names]);
       const byName = new Map<string, number>();
       for (const row of rows) {
-        byName.set(row.name, Number(row.rows));
-        byName.set(row.relation, Number(row.rows));
+        byName.set(String(row.name), Number(row.rows));
+        byName.set(String(row.relation), Number(row.rows));
       }
       for (const table of options.tables) tableRows[table] = byName.get(quoteName(table)) ?? 0;
       for (const scan of plan?.seqScans ?? []) scan.rows = byName.get(scan.relation) ?? scan.rows;

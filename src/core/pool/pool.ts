@@ -384,6 +384,10 @@ export class Lease {
     return (this.client as unknown as { processID: number }).processID;
   }
 
+  /**
+   * Runs one statement. With `values` (an empty array included) it goes through the extended
+   * protocol, which refuses a string holding several statements; without, the simple protocol.
+   */
   async query(text: string, values?: unknown[], options: QueryOptions = {}): Promise<QueryResult> {
     const started = performance.now();
     const onAbort = () => void cancelBackend(this.client).catch(() => undefined);
@@ -391,13 +395,19 @@ export class Lease {
     try {
       if (options.signal?.aborted)
         throw new PoolpilotError(ErrorCode.QueryTimeout, 'query cancelled before it started');
-      const result = await this.client.query(text, values);
+      // Given values (even none), the extended protocol: exactly one statement, never a script.
+      const answer: pg.QueryResult | pg.QueryResult[] =
+        values === undefined
+          ? await this.client.query(text)
+          : await this.client.query({ text, values, queryMode: 'extended' } as pg.QueryConfig);
+      // A simple-protocol script answers with one result per statement: the last one counts.
+      const result = Array.isArray(answer) ? answer[answer.length - 1]! : answer;
       const durationMs = performance.now() - started;
       this.#pool.recordQuery(durationMs, undefined, text);
       return {
         rows: result.rows,
         rowCount: result.rowCount ?? result.rows.length,
-        fields: (result.fields ?? []).map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+        fields: (result.fields ?? []).map((f: pg.FieldDef) => ({ name: f.name, dataTypeID: f.dataTypeID })),
         command: result.command,
         durationMs,
       };
