@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { OWN_MARK } from '../src/core/application-name.js';
-import type { ExecuteResult } from '../src/core/executor/index.js';
+import type { ExecuteResult } from '../src/core/session/index.js';
 import { createTestDatabase, run, type TestDatabase } from './harness/database.js';
 import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
 import { createShop, GUIDE_QUERY } from './support/shop.js';

@@ -59,6 +59,8 @@ export interface Config {
     maxSqlBytes: number;
     /** Row cap of executeQuery (a smaller one may be asked per call). */
     maxRows: number;
+    /** Byte cap of one result's row data: rows past it are dropped and the result is truncated. */
+    maxBytes: number;
   };
   insights: {
     /** A statement counts as slow with at least this many calls (PgHero: 100)... */
@@ -122,6 +124,7 @@ export const DEFAULTS = {
   READ_ONLY_FUNCTIONS: '',
   MAX_SQL_BYTES: 1_048_576,
   EXECUTE_MAX_ROWS: 10_000,
+  EXECUTE_MAX_BYTES: 64 * 1024 * 1024,
   SLOW_QUERY_MIN_CALLS: 100,
   SLOW_QUERY_MIN_MEAN_MS: 20,
   IDLE_IN_TRANSACTION_LIMIT_MS: 1_800_000,
@@ -251,6 +254,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     execute: {
       maxSqlBytes: int('MAX_SQL_BYTES', DEFAULTS.MAX_SQL_BYTES, 16, 1_073_741_824)!,
       maxRows: int('EXECUTE_MAX_ROWS', DEFAULTS.EXECUTE_MAX_ROWS, 1, 10_000_000)!,
+      maxBytes: int('EXECUTE_MAX_BYTES', DEFAULTS.EXECUTE_MAX_BYTES, 1_024, 1_073_741_824)!,
     },
     insights: {
       slowQueryMinCalls: int('SLOW_QUERY_MIN_CALLS', DEFAULTS.SLOW_QUERY_MIN_CALLS, 1, 1_000_000_000)!,

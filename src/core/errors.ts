@@ -12,6 +12,8 @@ export const ErrorCode = {
   DbUnavailable: 'DB_UNAVAILABLE',
   OptimizationNotFound: 'OPTIMIZATION_NOT_FOUND',
   Internal: 'INTERNAL',
+  /** The caller went away (a closed socket, an aborted request): nobody is waiting for an answer. */
+  Cancelled: 'CANCELLED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -3,19 +3,20 @@ import type { Config, DatabaseConnection } from '../config/index.js';
 import { Analyzer } from './analyzer/index.js';
 import { APPLICATION_NAME } from './application-name.js';
 import { Audit } from './audit/index.js';
-import {
-  type ExecuteOptions,
-  type ExecuteResult,
-  Executor,
-  type Statement,
-  type TransactionResult,
-} from './executor/index.js';
 import { Insights, QueryObservations } from './insights/index.js';
 import type { Logger } from './logger.js';
 import { Optimizer } from './optimizer/index.js';
 import { Cluster, type ClusterState, type TargetSpec } from './pool/index.js';
 import { ComplexQueue } from './queue/index.js';
 import { ReadYourWrites, Router } from './router/index.js';
+import {
+  type ExecuteOptions,
+  type ExecuteResult,
+  Session,
+  type SessionDeps,
+  type Statement,
+  type TransactionResult,
+} from './session/index.js';
 import { Telemetry } from './telemetry/index.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -53,7 +54,9 @@ export class Poolpilot {
   readonly analyzer: Analyzer;
   readonly router: Router;
   readonly queue: ComplexQueue;
-  readonly executor: Executor;
+  /** What every session shares: the pools, analyzer, router and queue, and the caps. */
+  readonly #sessions: SessionDeps;
+  readonly #executed = new Set<(result: ExecuteResult, sql: string) => void>();
   /** poolpilot's own per-shape statement figures, used when pg_stat_statements is missing. */
   readonly observations = new QueryObservations();
   readonly insights: Insights;
@@ -111,16 +114,31 @@ export class Poolpilot {
     const freshness = new ReadYourWrites(routing.readYourWritesWindowMs);
     this.router = new Router(this.cluster, { replicaMaxLagMs: options.config.replicaMaxLagMs }, freshness);
     this.queue = new ComplexQueue(queue);
-    this.executor = new Executor({
+    this.#sessions = {
       cluster: this.cluster,
       analyzer: this.analyzer,
       router: this.router,
       queue: this.queue,
       freshness,
-      observations: this.observations,
-      options: { statementTimeoutMs: pool.statementTimeoutMs, maxRows: execute.maxRows },
-      log: options.log.child({ component: 'executor' }),
-    });
+      limits: {
+        statementTimeoutMs: pool.statementTimeoutMs,
+        maxRows: execute.maxRows,
+        maxBytes: execute.maxBytes,
+      },
+      log: options.log.child({ component: 'session' }),
+      executed: (result, sql) => {
+        for (const listener of this.#executed) listener(result, sql);
+      },
+    };
+    // Per-shape figures for every statement a session ran (poolpilot's own carry no shape).
+    for (const target of this.cluster.targets) {
+      target.pool.observe({
+        recorded: (_pool, r) => {
+          if (r.shape)
+            this.observations.record(r.shape.fingerprint, r.shape.normalized, r.durationMs, r.rows);
+        },
+      });
+    }
     const { insights } = options.config;
     this.insights = new Insights(this.cluster, this.observations, {
       minCalls: insights.slowQueryMinCalls,
@@ -157,14 +175,25 @@ export class Poolpilot {
     return this.cluster.state();
   }
 
-  /** One statement, routed (see Router) and run; see Executor. */
-  execute(sql: string, params?: unknown[], options?: ExecuteOptions): Promise<ExecuteResult> {
-    return this.executor.execute(sql, params, options);
+  /** A new caller's session: statements routed one by one, transactions pinned to the primary. */
+  session(): Session {
+    return new Session(this.#sessions);
   }
 
-  /** Several statements atomically on the primary. */
+  /** One statement in a session of its own, routed (see Router) and run; see Session. */
+  execute(sql: string, params?: unknown[], options?: ExecuteOptions): Promise<ExecuteResult> {
+    return this.session().execute(sql, params, options);
+  }
+
+  /** Several statements atomically on the primary, in a session of their own. */
   transaction(statements: Statement[], options?: ExecuteOptions): Promise<TransactionResult> {
-    return this.executor.transaction(statements, options);
+    return this.session().transaction(statements, options);
+  }
+
+  /** Told of every statement a session completed, with its route (metrics, logs); returns the remover. */
+  onExecuted(listener: (result: ExecuteResult, sql: string) => void): () => void {
+    this.#executed.add(listener);
+    return () => this.#executed.delete(listener);
   }
 
   async close(graceMs?: number): Promise<void> {

@@ -85,7 +85,7 @@ export function statementForLog(sql: string, max = 500): string {
 export function logSlowStatements(poolpilot: Poolpilot, log: Logger, thresholdMs: number): () => void {
   if (thresholdMs <= 0) return () => undefined;
   const slow = log.child({ component: 'slow-statement' });
-  return poolpilot.executor.onExecuted((result, sql) => {
+  return poolpilot.onExecuted((result, sql) => {
     const totalMs = result.durationMs + result.queueWaitMs;
     if (totalMs < thresholdMs) return;
     slow.warn(

@@ -24,7 +24,7 @@ export function registerServiceMetrics(registry: Registry, poolpilot: Poolpilot)
     labelNames: ['route', 'target', 'queued'],
     registers,
   });
-  const detachRouting = poolpilot.executor.onExecuted((r) =>
+  const detachRouting = poolpilot.onExecuted((r) =>
     routed.inc({ route: r.route.toLowerCase(), target: r.target, queued: String(r.queued) }),
   );
 

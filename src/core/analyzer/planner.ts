@@ -53,7 +53,6 @@ export async function askPlanner(
   options: { explain: boolean; generic: boolean; timeoutMs: number; tables: string[] },
 ): Promise<PlannerAnswer> {
   const lease = await pool.acquire();
-  let broken = false;
   try {
     let plan: PlanSummary | null = null;
     let planError: string | null = null;
@@ -85,10 +84,10 @@ export async function askPlanner(
     }
     return { plan, planError, tableRows };
   } catch (error) {
-    broken = isConnectionError(error) || !isPoolpilotError(error);
+    if (isConnectionError(error) || !isPoolpilotError(error)) lease.markBroken();
     throw error;
   } finally {
-    lease.release(broken);
+    lease.release();
   }
 }
 

@@ -96,6 +96,7 @@ export class Cluster {
       connectionsOpened: sum((s) => s.pool.connectionsOpened),
       connectionsClosed: sum((s) => s.pool.connectionsClosed),
       connectErrors: sum((s) => s.pool.connectErrors),
+      resets: sum((s) => s.pool.resets),
     };
   }
 }

@@ -1,4 +1,4 @@
-export { cancelBackend } from './cancel.js';
+export type { FieldDescription } from './backend-messages.js';
 export {
   Cluster,
   type ClusterOptions,
@@ -8,16 +8,24 @@ export {
 } from './cluster.js';
 export { type HealthChange, HealthMonitor, type HealthOptions } from './health-monitor.js';
 export { Histogram, type LatencySummary, WindowedHistogram } from './histogram.js';
+export { cancelled, type ForwardChannel, Lease, type RunOptions } from './lease.js';
 export { lsnDiff, parseLsn } from './lsn.js';
 export {
-  Lease,
   Pool,
   type PoolObserver,
   type PoolOptions,
   type PoolState,
   type QueryOptions,
   type QueryResult,
+  type StatementRecord,
 } from './pool.js';
+export type {
+  Forwarder,
+  RowSink,
+  StreamOptions,
+  StreamResult,
+  TransactionStatus,
+} from './server-connection.js';
 export {
   type ReplicationState,
   Target,

@@ -1,13 +1,16 @@
-import pg from 'pg';
-import { ErrorCode, fromPgError, isConnectionError, PoolpilotError } from '../errors.js';
-import { cancelBackend } from './cancel.js';
+import { ErrorCode, fromPgError, PoolpilotError } from '../errors.js';
+import type { FieldDescription } from './backend-messages.js';
 import { type Histogram, type LatencySummary, WindowedHistogram } from './histogram.js';
+import { Lease } from './lease.js';
+import { ServerConnection } from './server-connection.js';
 
 /**
  * A warm pool of connections to one PostgreSQL server, after pg-pool's shape: idle connections
  * and waiting callers are two queues, and one scheduler (`#pulse`) runs after every change to
  * hand idle connections to waiters, open new ones up to `max`, keep `min` warm and close the
- * surplus. Every figure in `state()` is counted or timed here, never estimated.
+ * surplus. A connection comes back clean: whatever session state a caller may have left on it is
+ * reset before anyone else gets it (see `#checkInFrom`). Every figure in `state()` is counted or
+ * timed here, never estimated.
  */
 
 export interface PoolOptions {
@@ -40,6 +43,8 @@ export interface PoolState {
   connectionsOpened: number;
   connectionsClosed: number;
   connectErrors: number;
+  /** Connections reset on check-in because a caller left session state on them. */
+  resets: number;
 }
 
 export interface QueryOptions {
@@ -50,13 +55,33 @@ export interface QueryOptions {
 export interface QueryResult {
   rows: Record<string, unknown>[];
   rowCount: number;
-  fields: { name: string; dataTypeID: number }[];
+  fields: FieldDescription[];
   command: string;
   durationMs: number;
 }
 
+/** What a finished statement is reported with: its text, and its shape when it was analyzed. */
+export interface StatementRecord {
+  text: string;
+  durationMs: number;
+  error: unknown;
+  rows: number;
+  shape?: { fingerprint: string; normalized: string };
+}
+
+/**
+ * Told of every hand-out and every finished statement, as they happen, so an exporter (metrics,
+ * a slow-statement log, per-shape figures) can keep its own buckets. Observers must be cheap and
+ * must not throw.
+ */
+export interface PoolObserver {
+  acquired?(pool: string, waitMs: number): void;
+  queried?(pool: string, durationMs: number, error: unknown, text: string): void;
+  recorded?(pool: string, record: StatementRecord): void;
+}
+
 interface IdleItem {
-  client: pg.Client;
+  connection: ServerConnection;
   since: number;
 }
 
@@ -67,25 +92,30 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-type Connect = () => pg.Client;
+/** How a connection came back: whether it can be trusted, and whether it needs a reset. */
+export interface Return {
+  broken: boolean;
+  /** The caller did something whose session state may outlive it. */
+  dirty: boolean;
+}
 
 /**
- * Told of every hand-out and every finished statement, as they happen, so an exporter (metrics,
- * a slow-statement log) can keep its own buckets. Observers must be cheap and must not throw.
+ * `DISCARD ALL` brings a session back to its state at login in one statement (settings, temp
+ * tables, prepared statements, cursors, LISTEN, advisory locks, cached plans); in a transaction
+ * it cannot run, so an open one is rolled back first.
  */
-export interface PoolObserver {
-  acquired?(pool: string, waitMs: number): void;
-  queried?(pool: string, durationMs: number, error: unknown, text: string): void;
-}
+const RESET = 'DISCARD ALL';
+const ROLLBACK = 'ROLLBACK';
 
 export class Pool {
   readonly name: string;
   #options: PoolOptions;
-  readonly #newClient: Connect;
+  readonly #connectionString: string;
   readonly #idle: IdleItem[] = [];
-  readonly #busy = new Set<pg.Client>();
+  readonly #busy = new Set<ServerConnection>();
   readonly #waiters: Waiter[] = [];
   #connecting = 0;
+  #resetting = 0;
   #ending = false;
   /** Set while the target is known to be down: callers fail at once instead of queueing. */
   #unavailable: string | null = null;
@@ -99,20 +129,16 @@ export class Pool {
   #opened = 0;
   #closed = 0;
   #connectErrors = 0;
+  #resets = 0;
   /** Called when opening a connection fails, so health checking can react before its next tick. */
   onConnectError: ((error: Error) => void) | null = null;
   readonly #observers = new Set<PoolObserver>();
 
-  constructor(name: string, connection: pg.ClientConfig, options: PoolOptions) {
+  constructor(name: string, connection: { connectionString?: string }, options: PoolOptions) {
     this.name = name;
     this.#options = { ...options };
-    this.#newClient = () =>
-      new pg.Client({
-        ...connection,
-        application_name: options.applicationName,
-        statement_timeout: this.#options.statementTimeoutMs,
-        connectionTimeoutMillis: this.#options.connectionTimeoutMs,
-      });
+    if (!connection.connectionString) throw new Error(`pool ${name}: a connection string is required`);
+    this.#connectionString = connection.connectionString;
     this.#sweeper = setInterval(
       () => this.#closeExpiredIdle(),
       Math.max(250, Math.min(5_000, options.idleTimeoutMs / 2)),
@@ -134,6 +160,11 @@ export class Pool {
     return this.#idle.length + this.#busy.size + this.#connecting;
   }
 
+  /** Leased connections plus waiting callers, per connection allowed: what "least busy" compares. */
+  get load(): number {
+    return (this.#busy.size + this.#waiters.length) / this.#options.max;
+  }
+
   /** Opens connections until `min` are there; called at start and whenever the target comes back. */
   warm(): void {
     this.#pulse();
@@ -146,7 +177,7 @@ export class Pool {
       clearTimeout(waiter.timer);
       waiter.reject(this.#unavailableError(reason));
     }
-    for (const item of this.#idle.splice(0)) this.#destroy(item.client);
+    for (const item of this.#idle.splice(0)) this.#destroy(item.connection);
   }
 
   markAvailable(): void {
@@ -195,7 +226,7 @@ export class Pool {
     });
   }
 
-  /** Acquire, run one statement, release: the path every routed query takes. */
+  /** Acquire, run one statement, release. */
   async query(text: string, values?: unknown[], options: QueryOptions = {}): Promise<QueryResult> {
     const lease = await this.acquire();
     try {
@@ -227,6 +258,7 @@ export class Pool {
       connectionsOpened: this.#opened,
       connectionsClosed: this.#closed,
       connectErrors: this.#connectErrors,
+      resets: this.#resets,
     };
   }
 
@@ -243,12 +275,26 @@ export class Pool {
       clearTimeout(waiter.timer);
       waiter.reject(new PoolpilotError(ErrorCode.DbUnavailable, `pool ${this.name} is closing`));
     }
-    await Promise.all(this.#idle.splice(0).map((item) => this.#destroy(item.client)));
+    await Promise.all(this.#idle.splice(0).map((item) => this.#destroy(item.connection)));
     const deadline = Date.now() + graceMs;
     while ((this.#busy.size > 0 || this.#connecting > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    await Promise.all([...this.#busy].map((client) => this.#destroy(client)));
+    await Promise.all([...this.#busy].map((connection) => this.#destroy(connection)));
+  }
+
+  /** Counts a finished statement and tells the observers; leases call it for every statement. */
+  #record(record: StatementRecord): void {
+    this.#queries += 1;
+    this.#queryLatency.record(record.durationMs);
+    for (const observer of this.#observers) {
+      observer.queried?.(this.name, record.durationMs, record.error, record.text);
+      observer.recorded?.(this.name, record);
+    }
+    if (record.error !== undefined) {
+      this.#errors += 1;
+      if ((record.error as { code?: string }).code === '57014') this.#timeouts += 1;
+    }
   }
 
   #unavailableError(reason: string): PoolpilotError {
@@ -262,45 +308,55 @@ export class Pool {
     while (this.#waiters.length > 0 && this.#idle.length > 0) {
       const waiter = this.#waiters.shift()!;
       const item = this.#idle.pop()!; // most recently used first: keeps the rest eligible for idle close
-      this.#handOut(item.client, waiter);
+      this.#handOut(item.connection, waiter);
     }
     // Surplus after a shrink: close idle connections above max.
     while (this.totalCount > this.#options.max && this.#idle.length > 0) {
-      this.#destroy(this.#idle.shift()!.client);
+      this.#destroy(this.#idle.shift()!.connection);
     }
     if (this.#unavailable !== null) return;
     const wanted = Math.max(this.#options.min, this.#busy.size + this.#waiters.length);
     while (this.totalCount < Math.min(wanted, this.#options.max)) this.#open();
   }
 
-  #handOut(client: pg.Client, waiter: Waiter): void {
+  #handOut(connection: ServerConnection, waiter: Waiter): void {
     clearTimeout(waiter.timer);
-    this.#busy.add(client);
+    this.#busy.add(connection);
     const waitMs = performance.now() - waiter.enqueuedAt;
     this.#acquireWait.record(waitMs);
     for (const observer of this.#observers) observer.acquired?.(this.name, waitMs);
-    waiter.resolve(new Lease(this, client));
+    waiter.resolve(
+      new Lease(this.name, connection, {
+        record: (r) => this.#record(r),
+        release: (how) => this.#release(connection, how),
+      }),
+    );
   }
 
   #open(): void {
     this.#connecting += 1;
-    const client = this.#newClient();
-    // An idle connection can be closed by the server at any time; without a listener pg would
-    // throw from an EventEmitter and take the process down.
-    client.on('error', () => this.#forget(client));
-    client.connect().then(
+    const connection = new ServerConnection({
+      connectionString: this.#connectionString,
+      applicationName: this.#options.applicationName,
+      statementTimeoutMs: this.#options.statementTimeoutMs,
+      connectTimeoutMs: this.#options.connectionTimeoutMs,
+    });
+    // An idle connection can be closed by the server at any time (restart, terminate).
+    connection.onClose = () => this.#forget(connection);
+    connection.connect().then(
       () => {
         this.#connecting -= 1;
         this.#opened += 1;
         if (this.#ending) {
-          this.#destroy(client);
+          this.#destroy(connection);
           return;
         }
-        this.#checkIn(client);
+        this.#checkIn(connection);
       },
       (error: Error) => {
         this.#connecting -= 1;
         this.#connectErrors += 1;
+        connection.destroy();
         // One failed connect fails one waiter, so a burst against a dead server fails fast
         // instead of piling up behind the connection timeout.
         const waiter = this.#waiters.shift();
@@ -314,115 +370,84 @@ export class Pool {
     );
   }
 
-  /** Returns a connection to the pool (or closes it when it is broken or surplus). */
-  release(client: pg.Client, broken: boolean): void {
-    if (!this.#busy.delete(client)) return;
-    if (broken || this.#ending || this.totalCount >= this.#options.max || this.#unavailable !== null) {
-      this.#destroy(client);
+  /** A connection comes back from its lease: reused, reset first, or closed. */
+  #release(connection: ServerConnection, how: Return): void {
+    if (!this.#busy.has(connection)) return;
+    if (
+      how.broken ||
+      connection.closed ||
+      this.#ending ||
+      this.totalCount > this.#options.max ||
+      this.#unavailable !== null
+    ) {
+      this.#busy.delete(connection);
+      this.#destroy(connection);
       this.#pulse();
       return;
     }
-    this.#checkIn(client);
+    const open = connection.transactionStatus !== 'I';
+    if (!open && !how.dirty && !connection.parametersChanged) {
+      this.#busy.delete(connection);
+      this.#checkIn(connection);
+      return;
+    }
+    // Reset off the caller's path: the connection stays counted as busy until it is clean.
+    this.#resetting += 1;
+    this.#resets += 1;
+    const reset = async () => {
+      if (connection.transactionStatus !== 'I') await connection.query(ROLLBACK);
+      await connection.query(RESET);
+      connection.parametersChanged = connection.changedParameters().length > 0;
+      if (connection.parametersChanged || connection.transactionStatus !== 'I')
+        throw new Error('connection did not come back to its state at login');
+    };
+    reset().then(
+      () => {
+        this.#resetting -= 1;
+        if (!this.#busy.delete(connection)) return;
+        if (this.#ending || this.totalCount > this.#options.max) {
+          this.#destroy(connection);
+          this.#pulse();
+        } else {
+          this.#checkIn(connection);
+        }
+      },
+      () => {
+        this.#resetting -= 1;
+        this.#busy.delete(connection);
+        this.#destroy(connection);
+        this.#pulse();
+      },
+    );
   }
 
-  #checkIn(client: pg.Client): void {
+  #checkIn(connection: ServerConnection): void {
     const waiter = this.#waiters.shift();
-    if (waiter) this.#handOut(client, waiter);
-    else this.#idle.push({ client, since: Date.now() });
+    if (waiter) this.#handOut(connection, waiter);
+    else this.#idle.push({ connection, since: Date.now() });
     this.#pulse();
   }
 
-  /** Records a finished statement; called by leases. */
-  recordQuery(durationMs: number, error: unknown, text = ''): void {
-    this.#queries += 1;
-    this.#queryLatency.record(durationMs);
-    for (const observer of this.#observers) observer.queried?.(this.name, durationMs, error, text);
-    if (error !== undefined) {
-      this.#errors += 1;
-      if ((error as { code?: string }).code === '57014') this.#timeouts += 1;
-    }
-  }
-
-  #forget(client: pg.Client): void {
-    const index = this.#idle.findIndex((item) => item.client === client);
+  #forget(connection: ServerConnection): void {
+    const index = this.#idle.findIndex((item) => item.connection === connection);
     if (index !== -1) {
       this.#idle.splice(index, 1);
-      this.#destroy(client);
+      this.#destroy(connection);
       this.#pulse();
     }
-    // A busy client's error surfaces through its running query; the lease releases it as broken.
+    // A leased connection's failure surfaces to its user; the lease releases it as broken.
   }
 
-  #destroy(client: pg.Client): Promise<void> {
+  #destroy(connection: ServerConnection): Promise<void> {
     this.#closed += 1;
-    return client.end().catch(() => undefined);
+    return connection.end();
   }
 
   #closeExpiredIdle(): void {
     const cutoff = Date.now() - this.#options.idleTimeoutMs;
     // Oldest first; never below min.
     while (this.#idle.length > 0 && this.totalCount > this.#options.min && this.#idle[0]!.since < cutoff) {
-      this.#destroy(this.#idle.shift()!.client);
+      this.#destroy(this.#idle.shift()!.connection);
     }
-  }
-}
-
-/** One borrowed connection. Release it exactly once; a broken connection is closed, not reused. */
-export class Lease {
-  readonly #pool: Pool;
-  readonly client: pg.Client;
-  #released = false;
-  #broken = false;
-
-  constructor(pool: Pool, client: pg.Client) {
-    this.#pool = pool;
-    this.client = client;
-  }
-
-  /** The server process id, for `pg_stat_activity` and cancellation. */
-  get pid(): number {
-    return (this.client as unknown as { processID: number }).processID;
-  }
-
-  /**
-   * Runs one statement. With `values` (an empty array included) it goes through the extended
-   * protocol, which refuses a string holding several statements; without, the simple protocol.
-   */
-  async query(text: string, values?: unknown[], options: QueryOptions = {}): Promise<QueryResult> {
-    const started = performance.now();
-    const onAbort = () => void cancelBackend(this.client).catch(() => undefined);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      if (options.signal?.aborted)
-        throw new PoolpilotError(ErrorCode.QueryTimeout, 'query cancelled before it started');
-      // Given values (even none), the extended protocol: exactly one statement, never a script.
-      const answer: pg.QueryResult | pg.QueryResult[] =
-        values === undefined
-          ? await this.client.query(text)
-          : await this.client.query({ text, values, queryMode: 'extended' } as pg.QueryConfig);
-      // A simple-protocol script answers with one result per statement: the last one counts.
-      const result = Array.isArray(answer) ? answer[answer.length - 1]! : answer;
-      const durationMs = performance.now() - started;
-      this.#pool.recordQuery(durationMs, undefined, text);
-      return {
-        rows: result.rows,
-        rowCount: result.rowCount ?? result.rows.length,
-        fields: (result.fields ?? []).map((f: pg.FieldDef) => ({ name: f.name, dataTypeID: f.dataTypeID })),
-        command: result.command,
-        durationMs,
-      };
-    } catch (error) {
-      this.#pool.recordQuery(performance.now() - started, error, text);
-      if (isConnectionError(error)) this.#broken = true;
-      throw fromPgError(error, this.#pool.name);
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-    }
-  }
-
-  release(broken = false): void {
-    if (this.#released) return;
-    this.#released = true;
-    this.#pool.release(this.client, broken || this.#broken);
   }
 }

@@ -25,8 +25,6 @@ export class Router {
   readonly #cluster: Cluster;
   readonly #options: RouterOptions;
   readonly #freshness: ReadYourWrites;
-  readonly #inFlight = new Map<string, number>();
-  #turn = 0;
 
   constructor(cluster: Cluster, options: RouterOptions, freshness: ReadYourWrites) {
     this.#cluster = cluster;
@@ -78,15 +76,6 @@ export class Router {
     return { class: analysis.route, target: chosen.name, queued, reason: `${label} on a replica` };
   }
 
-  /** Statements running on `target` through poolpilot: what "least busy" compares. */
-  started(target: string): void {
-    this.#inFlight.set(target, (this.#inFlight.get(target) ?? 0) + 1);
-  }
-
-  finished(target: string): void {
-    this.#inFlight.set(target, Math.max(0, (this.#inFlight.get(target) ?? 0) - 1));
-  }
-
   #lagOk(replica: Target): boolean {
     const r = replica.replication;
     if (!r || r.lagMs === null) return false;
@@ -94,19 +83,14 @@ export class Router {
     return r.lagMs <= this.#options.replicaMaxLagMs;
   }
 
-  /** Fewest statements in flight relative to pool size; ties take turns. */
+  /**
+   * The replica with the least load (leased connections and waiting callers per connection
+   * allowed, as its pool counts them); a tie goes to the first, so the same inputs always give
+   * the same answer and a caller that only asks (analyzeQuery) changes nothing.
+   */
   #leastBusy(replicas: Target[]): Target {
-    this.#turn = (this.#turn + 1) % replicas.length;
-    const load = (t: Target) => (this.#inFlight.get(t.name) ?? 0) / t.pool.options.max;
-    let best = replicas[this.#turn]!;
-    let bestLoad = load(best);
-    for (const replica of replicas) {
-      const l = load(replica);
-      if (l < bestLoad) {
-        best = replica;
-        bestLoad = l;
-      }
-    }
+    let best = replicas[0]!;
+    for (const replica of replicas) if (replica.pool.load < best.pool.load) best = replica;
     return best;
   }
 }

@@ -1,4 +1,4 @@
-import type { ExecuteResult, TransactionResult } from '../../core/executor/index.js';
+import type { ExecuteResult, TransactionResult } from '../../core/session/index.js';
 import { builder } from '../builder.js';
 import { RouteClassEnum } from './analysis.js';
 

@@ -55,7 +55,3 @@ export function atStatement(error: unknown, index: number): unknown {
     details: { ...error.details, statement: index },
   });
 }
-
-export function gone(): PoolpilotError {
-  return new PoolpilotError(ErrorCode.QueryTimeout, 'cancelled: the caller went away');
-}

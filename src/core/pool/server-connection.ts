@@ -1,0 +1,701 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls';
+import pg from 'pg';
+import sasl from 'pg/lib/crypto/sasl.js';
+import cryptoUtils from 'pg/lib/crypto/utils.js';
+import pgUtils from 'pg/lib/utils.js';
+import { parse as parseConnectionString } from 'pg-connection-string';
+import { serialize } from 'pg-protocol';
+import {
+  commandName,
+  commandRowCount,
+  type FieldDescription,
+  Msg,
+  readCString,
+  readDataRow,
+  readError,
+  readParameterStatus,
+  readRowDescription,
+} from './backend-messages.js';
+import { MessageFramer } from './message-framer.js';
+
+/**
+ * One connection to a PostgreSQL server, spoken to in the protocol directly: poolpilot's own
+ * login, statements run for the core (rows typed as node-postgres would type them, or streamed
+ * to a sink), and a forwarding mode in which a wire client's messages pass through untouched.
+ * It always frames the server's replies, so the transaction status, the parameters the server
+ * reports and its cancel key are known whoever is using it.
+ */
+
+export interface ServerConnectionOptions {
+  connectionString: string;
+  applicationName: string;
+  statementTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+export interface QueryResult {
+  rows: Record<string, unknown>[];
+  rowCount: number;
+  fields: FieldDescription[];
+  command: string;
+}
+
+/** Where streamed rows go: raw text values in column order, duplicates and all. */
+export interface RowSink {
+  fields(fields: FieldDescription[]): void;
+  row(values: (string | null)[], bytes: number): void;
+}
+
+export interface StreamOptions {
+  /** Rows to ask the server for; it stops producing there (Execute's row limit). 0 = all. */
+  maxRows: number;
+  /** Bytes of row data to hand to the sink; rows past it are read off the socket and dropped. */
+  maxBytes: number;
+}
+
+export interface StreamResult {
+  command: string | null;
+  /** As the server counted (null when the portal was suspended at the row limit). */
+  rowCount: number | null;
+  /** The server had more rows than `maxRows`. */
+  suspended: boolean;
+  /** Rows were dropped to stay within `maxBytes`. */
+  overBytes: boolean;
+  /** Row bytes received (the sink's share and the dropped ones). */
+  bytes: number;
+}
+
+/** The forwarding side of a wire client: gets the server's bytes as they arrive. */
+export interface Forwarder {
+  /** A chunk of server messages, to be sent on as it is; false asks the server side to pause. */
+  data(chunk: Buffer): boolean;
+  /** Called after `data` for each ReadyForQuery in the chunk, with its status byte (I, T, E). */
+  ready(status: TransactionStatus): void;
+  /** The server connection failed or closed while attached. */
+  closed(error: Error): void;
+}
+
+export type TransactionStatus = 'I' | 'T' | 'E';
+
+interface Operation {
+  message(type: number, body: Buffer): void;
+  /** Whether a body of `length` bytes must be assembled when it straddles chunks. */
+  wants(type: number, length: number): boolean;
+  ready(): void;
+  fail(error: Error): void;
+}
+
+const CANCEL_REQUEST_CODE = 80877102;
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+/** Control messages a forwarding connection reads itself; rows and copy data only pass through. */
+const SMALL = 64 * 1024;
+
+export class ConnectionClosedError extends Error {
+  readonly code = 'ECONNRESET';
+}
+
+export class ServerConnection {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  readonly #options: ServerConnectionOptions;
+  readonly #password: string | undefined;
+  readonly #ssl: false | TlsOptions;
+  readonly #sslRequired: boolean;
+  #socket: Socket | null = null;
+  readonly #framer: MessageFramer;
+  #op: Operation | null = null;
+  readonly #waiting: (() => void)[] = [];
+  #forwarder: Forwarder | null = null;
+  /** ReadyForQuery statuses seen in the chunk being framed, delivered after it is forwarded. */
+  #readies: TransactionStatus[] = [];
+  #closed: Error | null = null;
+  processID = 0;
+  secretKey = 0;
+  transactionStatus: TransactionStatus = 'I';
+  /** Every parameter the server reported (server_version, TimeZone, ...), kept current. */
+  readonly parameters = new Map<string, string>();
+  /** The values at login: what a reset must bring back. */
+  readonly #initial = new Map<string, string>();
+  /** Set when the server reported a parameter different from its value at login. */
+  parametersChanged = false;
+  /** Told when the socket fails or closes outside of any operation (an idle connection dropped). */
+  onClose: ((error: Error) => void) | null = null;
+
+  constructor(options: ServerConnectionOptions) {
+    this.#options = options;
+    const c = parseConnectionString(options.connectionString);
+    this.host = c.host || process.env.PGHOST || 'localhost';
+    this.port = Number(c.port || process.env.PGPORT || 5432);
+    this.user = c.user || process.env.PGUSER || process.env.USER || 'postgres';
+    this.database = c.database || this.user;
+    this.#password = c.password ?? process.env.PGPASSWORD;
+    const mode = (c as { sslmode?: string }).sslmode ?? (c.ssl ? 'require' : 'disable');
+    this.#ssl =
+      mode === 'disable' || c.ssl === false
+        ? false
+        : {
+            ...(typeof c.ssl === 'object' ? (c.ssl as TlsOptions) : {}),
+            rejectUnauthorized: mode === 'verify-ca' || mode === 'verify-full',
+            servername: this.host.startsWith('/') ? undefined : this.host,
+          };
+    this.#sslRequired = mode !== 'prefer' && mode !== 'allow' && this.#ssl !== false;
+    this.#framer = new MessageFramer(
+      (type, body) => this.#message(type, body),
+      (type, length) => this.#wants(type, length),
+    );
+  }
+
+  get closed(): boolean {
+    return this.#closed !== null;
+  }
+
+  /** Opens the socket, negotiates TLS when asked for, logs in, and waits for the first ReadyForQuery. */
+  async connect(): Promise<void> {
+    const socket = await this.#open();
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    const login = new Promise<void>((resolve, reject) => {
+      this.#op = new LoginOperation(this, this.#password, resolve, reject);
+    });
+    socket.on('data', (chunk: Buffer) => this.#data(chunk));
+    socket.on('error', (error) => this.#fail(error));
+    socket.on('close', () => this.#fail(new ConnectionClosedError('Connection terminated')));
+    const startup: Record<string, string> = {
+      user: this.user,
+      database: this.database,
+      application_name: this.#options.applicationName,
+      client_encoding: 'UTF8',
+    };
+    if (this.#options.statementTimeoutMs > 0)
+      startup.statement_timeout = String(this.#options.statementTimeoutMs);
+    socket.write(serialize.startup(startup));
+    const timer = setTimeout(
+      () => this.#fail(new Error(`timeout expired: no login within ${this.#options.connectTimeoutMs} ms`)),
+      this.#options.connectTimeoutMs,
+    );
+    try {
+      await login;
+    } finally {
+      clearTimeout(timer);
+      this.#op = null;
+    }
+    for (const [name, value] of this.parameters) this.#initial.set(name, value);
+    this.parametersChanged = false;
+  }
+
+  /** Sends raw bytes (login replies, a forwarded client's messages). */
+  write(bytes: Buffer): boolean {
+    if (!this.#socket || this.#closed) return false;
+    return this.#socket.write(bytes);
+  }
+
+  /**
+   * One statement for the core. With `values` (even none) the extended protocol, which refuses
+   * a string holding several statements; without, the simple protocol (last result kept).
+   */
+  query(text: string, values?: unknown[]): Promise<QueryResult> {
+    return this.#run((resolve, reject) => {
+      const op = new CollectOperation(resolve, reject);
+      if (values === undefined) {
+        this.write(serialize.query(text));
+      } else {
+        this.write(extendedQuery(text, values, 0));
+      }
+      return op;
+    });
+  }
+
+  /** One statement through the extended protocol, its rows handed to `sink` as they arrive. */
+  stream(text: string, values: unknown[], sink: RowSink, options: StreamOptions): Promise<StreamResult> {
+    return this.#run((resolve, reject) => {
+      const op = new StreamOperation(sink, options, resolve, reject);
+      this.write(extendedQuery(text, values, options.maxRows));
+      return op;
+    });
+  }
+
+  /** Hands the server's replies to a wire client until `detach`. */
+  attach(forwarder: Forwarder): void {
+    this.#forwarder = forwarder;
+  }
+
+  detach(): void {
+    this.#forwarder = null;
+    this.#socket?.resume();
+  }
+
+  pause(): void {
+    this.#socket?.pause();
+  }
+
+  resume(): void {
+    this.#socket?.resume();
+  }
+
+  /** True when a value the server reports differs from the one it had at login. */
+  changedParameters(): string[] {
+    const changed: string[] = [];
+    for (const [name, value] of this.parameters) if (this.#initial.get(name) !== value) changed.push(name);
+    return changed;
+  }
+
+  /** A CancelRequest with this backend's key over a new socket, the way psql does on Ctrl-C. */
+  cancel(timeoutMs = 5_000): Promise<void> {
+    if (this.processID === 0) return Promise.resolve();
+    const packet = Buffer.alloc(16);
+    packet.writeInt32BE(16, 0);
+    packet.writeInt32BE(CANCEL_REQUEST_CODE, 4);
+    packet.writeInt32BE(this.processID, 8);
+    packet.writeInt32BE(this.secretKey, 12);
+    return new Promise((resolve) => {
+      const socket = this.host.startsWith('/')
+        ? netConnect(`${this.host}/.s.PGSQL.${this.port}`)
+        : netConnect(this.port, this.host);
+      const done = () => {
+        socket.destroy();
+        resolve();
+      };
+      socket.setTimeout(timeoutMs, done);
+      socket.once('error', done);
+      socket.once('close', done);
+      socket.once('connect', () => socket.end(packet));
+    });
+  }
+
+  /** Says goodbye (Terminate) and closes; never throws. */
+  end(): Promise<void> {
+    const socket = this.#socket;
+    if (!socket || this.#closed) {
+      this.#closed ??= new ConnectionClosedError('Connection closed');
+      return Promise.resolve();
+    }
+    this.#closed = new ConnectionClosedError('Connection closed');
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve();
+      }, 1_000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.end(serialize.end());
+    });
+  }
+
+  /** Closes at once (a broken or untrusted connection). */
+  destroy(): void {
+    this.#closed ??= new ConnectionClosedError('Connection destroyed');
+    this.#socket?.destroy();
+  }
+
+  // --- internals ---
+
+  #open(): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = this.host.startsWith('/')
+        ? netConnect(`${this.host}/.s.PGSQL.${this.port}`)
+        : netConnect(this.port, this.host);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`timeout expired: could not connect to ${this.host}:${this.port}`));
+      }, this.#options.connectTimeoutMs);
+      const failed = (error: Error) => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      socket.once('error', failed);
+      socket.once('connect', () => {
+        if (this.#ssl === false) {
+          clearTimeout(timer);
+          socket.off('error', failed);
+          resolve(socket);
+          return;
+        }
+        socket.write(SSL_REQUEST);
+        socket.once('data', (answer: Buffer) => {
+          clearTimeout(timer);
+          socket.off('error', failed);
+          if (answer[0] === 0x53 /* S */ && answer.length === 1) {
+            const secure = tlsConnect({ ...(this.#ssl as TlsOptions), socket });
+            secure.once('secureConnect', () => resolve(secure));
+            secure.once('error', reject);
+          } else if (answer[0] === 0x4e /* N */ && answer.length === 1 && !this.#sslRequired) {
+            resolve(socket);
+          } else {
+            socket.destroy();
+            reject(new Error(`${this.host}:${this.port} refused TLS, which sslmode requires`));
+          }
+        });
+      });
+    });
+  }
+
+  #run<T>(start: (resolve: (value: T) => void, reject: (error: Error) => void) => Operation): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const go = () => {
+        if (this.#closed) {
+          reject(this.#closed);
+          this.#next();
+          return;
+        }
+        const done = (value: T) => {
+          this.#op = null;
+          resolve(value);
+          this.#next();
+        };
+        const failed = (error: Error) => {
+          this.#op = null;
+          reject(error);
+          this.#next();
+        };
+        this.#op = start(done, failed);
+      };
+      if (this.#op === null && this.#waiting.length === 0) go();
+      else this.#waiting.push(go);
+    });
+  }
+
+  #next(): void {
+    if (this.#op === null) this.#waiting.shift()?.();
+  }
+
+  #data(chunk: Buffer): void {
+    try {
+      this.#framer.push(chunk);
+    } catch (error) {
+      this.#fail(error as Error);
+      this.#socket?.destroy();
+      return;
+    }
+    const forwarder = this.#forwarder;
+    if (forwarder) {
+      if (!forwarder.data(chunk)) this.#socket?.pause();
+      const readies = this.#readies;
+      if (readies.length > 0) {
+        this.#readies = [];
+        for (const status of readies) forwarder.ready(status);
+      }
+    }
+  }
+
+  #wants(type: number, length: number): boolean {
+    if (this.#op) return this.#op.wants(type, length);
+    return length <= SMALL;
+  }
+
+  #message(type: number, body: Buffer): void {
+    switch (type) {
+      case Msg.ReadyForQuery: {
+        this.transactionStatus = String.fromCharCode(body[0]!) as TransactionStatus;
+        if (this.#forwarder) {
+          this.#readies.push(this.transactionStatus);
+          return;
+        }
+        this.#op?.ready();
+        return;
+      }
+      case Msg.ParameterStatus: {
+        if (body.length === 0) return;
+        const [name, value] = readParameterStatus(body);
+        this.parameters.set(name, value);
+        if (this.#initial.size > 0 && this.#initial.get(name) !== value) this.parametersChanged = true;
+        return;
+      }
+      case Msg.BackendKeyData:
+        this.processID = body.readInt32BE(0);
+        this.secretKey = body.readInt32BE(4);
+        return;
+      case Msg.NoticeResponse:
+      case Msg.NotificationResponse:
+        if (!this.#forwarder && !(this.#op instanceof LoginOperation)) return;
+    }
+    if (this.#forwarder) return;
+    this.#op?.message(type, body);
+  }
+
+  #fail(error: Error): void {
+    const first = this.#closed === null;
+    this.#closed ??= error;
+    const op = this.#op;
+    this.#op = null;
+    if (op) op.fail(error);
+    const forwarder = this.#forwarder;
+    this.#forwarder = null;
+    if (forwarder) forwarder.closed(error);
+    for (const go of this.#waiting.splice(0)) go();
+    if (first && !op && !forwarder) this.onClose?.(error);
+  }
+
+  // Used by the login operation.
+  /** @internal */
+  async authenticate(body: Buffer, password: string | undefined, state: LoginState): Promise<void> {
+    const code = body.readInt32BE(0);
+    switch (code) {
+      case 0:
+        return;
+      case 3: // cleartext
+        this.write(serialize.password(requirePassword(password)));
+        return;
+      case 5: {
+        const hashed = await cryptoUtils.postgresMd5PasswordHash(
+          this.user,
+          requirePassword(password),
+          body.subarray(4, 8),
+        );
+        this.write(serialize.password(hashed));
+        return;
+      }
+      case 10: {
+        const mechanisms: string[] = [];
+        let offset = 4;
+        while (offset < body.length && body[offset] !== 0) {
+          const name = readCString(body, offset);
+          mechanisms.push(name);
+          offset += Buffer.byteLength(name) + 1;
+        }
+        state.sasl = sasl.startSession(mechanisms, null);
+        this.write(serialize.sendSASLInitialResponseMessage(state.sasl.mechanism, state.sasl.response));
+        return;
+      }
+      case 11:
+        await sasl.continueSession(state.sasl, requirePassword(password), body.toString('utf8', 4), null);
+        this.write(serialize.sendSCRAMClientFinalMessage(state.sasl.response));
+        return;
+      case 12:
+        sasl.finalizeSession(state.sasl, body.toString('utf8', 4));
+        return;
+      default:
+        throw new Error(`the server asks for an authentication method poolpilot does not speak (${code})`);
+    }
+  }
+}
+
+function requirePassword(password: string | undefined): string {
+  if (password === undefined) throw new Error('the server asks for a password and none is configured');
+  return password;
+}
+
+interface LoginState {
+  sasl: sasl.Session;
+}
+
+class LoginOperation implements Operation {
+  readonly #connection: ServerConnection;
+  readonly #password: string | undefined;
+  readonly #resolve: () => void;
+  readonly #reject: (error: Error) => void;
+  readonly #state = {} as LoginState;
+  #chain: Promise<void> = Promise.resolve();
+  #error: Error | null = null;
+
+  constructor(
+    connection: ServerConnection,
+    password: string | undefined,
+    resolve: () => void,
+    reject: (e: Error) => void,
+  ) {
+    this.#connection = connection;
+    this.#password = password;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  wants(): boolean {
+    return true;
+  }
+
+  message(type: number, body: Buffer): void {
+    if (type === Msg.Authentication) {
+      const copy = Buffer.from(body);
+      this.#chain = this.#chain
+        .then(() => this.#connection.authenticate(copy, this.#password, this.#state))
+        .catch((error: Error) => {
+          this.#error ??= error;
+          this.#connection.destroy();
+          this.#reject(error);
+        });
+    } else if (type === Msg.ErrorResponse) {
+      this.#error = readError(body);
+      this.#reject(this.#error);
+    }
+  }
+
+  ready(): void {
+    void this.#chain.then(() => {
+      if (this.#error) this.#reject(this.#error);
+      else this.#resolve();
+    });
+  }
+
+  fail(error: Error): void {
+    this.#reject(this.#error ?? error);
+  }
+}
+
+/** Collects the (last) result with values typed as node-postgres types them. */
+class CollectOperation implements Operation {
+  readonly #resolve: (r: QueryResult) => void;
+  readonly #reject: (e: Error) => void;
+  #fields: FieldDescription[] = [];
+  #parsers: ((value: string) => unknown)[] = [];
+  #rows: Record<string, unknown>[] = [];
+  #command = '';
+  #rowCount = 0;
+  #error: Error | null = null;
+
+  constructor(resolve: (r: QueryResult) => void, reject: (e: Error) => void) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  wants(): boolean {
+    return true;
+  }
+
+  message(type: number, body: Buffer): void {
+    switch (type) {
+      case Msg.RowDescription:
+        this.#fields = readRowDescription(body);
+        this.#parsers = this.#fields.map((f) => pg.types.getTypeParser(f.dataTypeID, 'text'));
+        this.#rows = [];
+        return;
+      case Msg.DataRow: {
+        const values = readDataRow(body);
+        const row: Record<string, unknown> = {};
+        for (let i = 0; i < values.length; i++) {
+          const v = values[i]!;
+          row[this.#fields[i]!.name] = v === null ? null : this.#parsers[i]!(v);
+        }
+        this.#rows.push(row);
+        return;
+      }
+      case Msg.CommandComplete: {
+        const tag = readCString(body);
+        this.#command = commandName(tag);
+        this.#rowCount = commandRowCount(tag) ?? this.#rows.length;
+        return;
+      }
+      case Msg.ErrorResponse:
+        this.#error ??= readError(body);
+        return;
+      case Msg.CopyInResponse:
+        this.#error ??= new Error('COPY FROM STDIN is not supported here');
+        return;
+    }
+  }
+
+  ready(): void {
+    if (this.#error) this.#reject(this.#error);
+    else
+      this.#resolve({
+        rows: this.#rows,
+        rowCount: this.#rowCount,
+        fields: this.#fields,
+        command: this.#command,
+      });
+  }
+
+  fail(error: Error): void {
+    this.#reject(this.#error ?? error);
+  }
+}
+
+class StreamOperation implements Operation {
+  readonly #sink: RowSink;
+  readonly #options: StreamOptions;
+  readonly #resolve: (r: StreamResult) => void;
+  readonly #reject: (e: Error) => void;
+  readonly #result: StreamResult = {
+    command: null,
+    rowCount: null,
+    suspended: false,
+    overBytes: false,
+    bytes: 0,
+  };
+  #error: Error | null = null;
+
+  constructor(
+    sink: RowSink,
+    options: StreamOptions,
+    resolve: (r: StreamResult) => void,
+    reject: (e: Error) => void,
+  ) {
+    this.#sink = sink;
+    this.#options = options;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  wants(type: number, length: number): boolean {
+    if (type !== Msg.DataRow) return true;
+    return !this.#result.overBytes && this.#result.bytes + length <= this.#options.maxBytes;
+  }
+
+  message(type: number, body: Buffer): void {
+    switch (type) {
+      case Msg.RowDescription:
+        this.#sink.fields(readRowDescription(body));
+        return;
+      case Msg.DataRow: {
+        const r = this.#result;
+        // A skipped body arrives empty; its size was counted by `wants` refusing it.
+        if (r.overBytes || body.length === 0 || r.bytes + body.length > this.#options.maxBytes) {
+          r.overBytes = true;
+          return;
+        }
+        r.bytes += body.length;
+        this.#sink.row(readDataRow(body), body.length);
+        return;
+      }
+      case Msg.CommandComplete: {
+        const tag = readCString(body);
+        this.#result.command = commandName(tag);
+        this.#result.rowCount = commandRowCount(tag);
+        return;
+      }
+      case Msg.PortalSuspended:
+        this.#result.suspended = true;
+        return;
+      case Msg.ErrorResponse:
+        this.#error ??= readError(body);
+        return;
+      case Msg.CopyInResponse:
+        this.#error ??= new Error('COPY FROM STDIN is not supported here');
+        return;
+    }
+  }
+
+  ready(): void {
+    if (this.#error) this.#reject(this.#error);
+    else this.#resolve(this.#result);
+  }
+
+  fail(error: Error): void {
+    this.#reject(this.#error ?? error);
+  }
+}
+
+/**
+ * Parse, Bind, Describe, Execute and Sync in one write: one round trip, the unnamed statement and
+ * portal, text parameters serialized as node-postgres serializes them.
+ */
+function extendedQuery(text: string, values: unknown[], maxRows: number): Buffer {
+  const prepared = values.map((v) => prepareValue(v));
+  return Buffer.concat([
+    serialize.parse({ text, types: [] }),
+    serialize.bind({ values: prepared as (string | null)[] }),
+    serialize.describe({ type: 'P' }),
+    serialize.execute({ rows: maxRows }),
+    serialize.sync(),
+  ]);
+}
+
+function prepareValue(value: unknown): string | Buffer | null {
+  if (value === null || value === undefined) return null;
+  return pgUtils.prepareValue(value);
+}

@@ -1,0 +1,290 @@
+import type { Analysis, Analyzer } from '../analyzer/index.js';
+import { ErrorCode, isPoolpilotError, PoolpilotError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { type Cluster, cancelled, type Lease, type Target } from '../pool/index.js';
+import type { ComplexQueue } from '../queue/index.js';
+import type { ReadYourWrites, Route, Router } from '../router/index.js';
+import { atStatement, checkMaxRows, checkStatement, checkTimeout } from './checks.js';
+import { CollectingSink, type ExecuteResult } from './result.js';
+import { BEGIN, COMMIT, CURRENT_WAL_LSN, ROLLBACK } from './sql.js';
+
+export interface ExecuteOptions {
+  /** At most DB_STATEMENT_TIMEOUT; the statement is cancelled on the server when it passes. */
+  timeoutMs?: number;
+  /** Aborted when the caller goes away: the running statement is cancelled on the server. */
+  signal?: AbortSignal;
+  /** At most EXECUTE_MAX_ROWS. */
+  maxRows?: number;
+}
+
+export interface Statement {
+  sql: string;
+  params?: unknown[];
+}
+
+export interface TransactionResult {
+  results: ExecuteResult[];
+  durationMs: number;
+  target: string;
+}
+
+export interface SessionLimits {
+  statementTimeoutMs: number;
+  maxRows: number;
+  /** Bytes of row data one result may hold (EXECUTE_MAX_BYTES). */
+  maxBytes: number;
+}
+
+/** What every session of one poolpilot shares. */
+export interface SessionDeps {
+  cluster: Cluster;
+  analyzer: Analyzer;
+  router: Router;
+  queue: ComplexQueue;
+  freshness: ReadYourWrites;
+  limits: SessionLimits;
+  log: Logger;
+  /** Told of every statement a session completed, with its route (metrics, logs). */
+  executed(result: ExecuteResult, sql: string): void;
+}
+
+/** One statement on its way through: what running it needs besides the route. */
+interface Job {
+  sql: string;
+  params: unknown[];
+  analysis: Analysis;
+  timeoutMs: number;
+  maxRows: number;
+  maxBytes: number;
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * One caller's conversation with the database: a GraphQL call, a wire client. Statements are
+ * analyzed, routed and (complex ones) queued, then run on a leased connection; inside a
+ * transaction the session keeps its lease (pinned to the primary) until COMMIT or ROLLBACK, and
+ * gives it back the moment the server reports the transaction over.
+ */
+export class Session {
+  readonly #d: SessionDeps;
+  /** Held from BEGIN until the server says the transaction is over. */
+  #pinned: Lease | null = null;
+
+  constructor(deps: SessionDeps) {
+    this.#d = deps;
+  }
+
+  get inTransaction(): boolean {
+    return this.#pinned !== null;
+  }
+
+  /** One statement: analyze → check → route → (queue) → run; rows collected up to the caps. */
+  async execute(sql: string, params: unknown[] = [], options: ExecuteOptions = {}): Promise<ExecuteResult> {
+    const job = await this.#job(sql, params, options, 'executeQuery');
+    const result = await this.#dispatch(job, options.signal);
+    this.#d.executed(result, sql);
+    return result;
+  }
+
+  /** Several statements atomically on the primary: all commit, or none. */
+  async transaction(statements: Statement[], options: ExecuteOptions = {}): Promise<TransactionResult> {
+    if (statements.length === 0) throw new PoolpilotError(ErrorCode.BadUserInput, 'no statements given');
+    // Every statement is judged before anything is sent.
+    const jobs: Job[] = [];
+    for (const [i, s] of statements.entries()) {
+      try {
+        jobs.push(await this.#job(s.sql, s.params ?? [], options, 'executeTransaction'));
+      } catch (error) {
+        throw atStatement(error, i);
+      }
+    }
+    const started = performance.now();
+    await this.begin(options.signal);
+    const results: ExecuteResult[] = [];
+    let index = 0;
+    try {
+      for (; index < jobs.length; index++) {
+        results.push(await this.#runPinned(jobs[index]!, 'in a transaction: the primary'));
+      }
+      const writes = jobs.filter((j) => j.analysis.writes !== false);
+      await this.commit(writes.length > 0 ? writes.flatMap((j) => j.analysis.tables) : null);
+    } catch (error) {
+      await this.rollback();
+      throw atStatement(error, index);
+    }
+    return { results, durationMs: performance.now() - started, target: this.#d.cluster.primary.name };
+  }
+
+  /** Starts a transaction on the primary and pins its connection to this session. */
+  async begin(signal?: AbortSignal): Promise<void> {
+    if (this.#pinned) throw new PoolpilotError(ErrorCode.BadUserInput, 'a transaction is already open');
+    const lease = await this.#acquire(this.#d.cluster.primary, signal);
+    try {
+      await lease.query(BEGIN, undefined, { signal });
+    } catch (error) {
+      lease.release();
+      throw error;
+    }
+    this.#pinned = lease;
+  }
+
+  /**
+   * Commits and gives the connection back; `writtenTables` (empty: unknown tables) are recorded
+   * for read-your-writes, null when nothing was written.
+   */
+  async commit(writtenTables: string[] | null = null): Promise<void> {
+    const lease = this.#requirePinned();
+    try {
+      await lease.query(COMMIT);
+      if (writtenTables) await this.#recordWrite(lease, writtenTables);
+    } finally {
+      this.#unpin();
+    }
+  }
+
+  /** Rolls back (best effort) and gives the connection back; one that will not roll back is closed. */
+  async rollback(): Promise<void> {
+    const lease = this.#pinned;
+    if (!lease) return;
+    try {
+      await lease.query(ROLLBACK);
+    } catch {
+      lease.markBroken();
+    } finally {
+      this.#unpin();
+    }
+  }
+
+  /** Ends the session: an open transaction is rolled back. */
+  async close(): Promise<void> {
+    await this.rollback();
+  }
+
+  async #job(sql: string, params: unknown[], options: ExecuteOptions, operation: string): Promise<Job> {
+    const { limits } = this.#d;
+    const timeoutMs = checkTimeout(options.timeoutMs, limits.statementTimeoutMs);
+    const maxRows = checkMaxRows(options.maxRows, limits.maxRows);
+    const analysis = await this.#d.analyzer.analyze(sql);
+    checkStatement(analysis, params, operation);
+    return { sql, params, analysis, timeoutMs, maxRows, maxBytes: limits.maxBytes, signal: options.signal };
+  }
+
+  async #dispatch(job: Job, signal: AbortSignal | undefined): Promise<ExecuteResult> {
+    if (this.#pinned) return this.#runPinned(job, 'in a transaction: the primary');
+    const route = this.#d.router.decide(job.analysis);
+    if (!route.queued) return this.#routed(route, job);
+    const { value, waitMs } = await this.#d.queue.run(
+      // Decided again when the slot comes: replicas may have come or gone while it waited.
+      () => this.#routed(this.#d.router.decide(job.analysis), job),
+      signal,
+    );
+    return { ...value, queued: true, queueWaitMs: waitMs };
+  }
+
+  async #routed(route: Route, job: Job): Promise<ExecuteResult> {
+    const target = this.#d.cluster.target(route.target) ?? this.#d.cluster.primary;
+    try {
+      return await this.#runOn(target, route, job);
+    } catch (error) {
+      // A read can always be served by the primary; the health monitor will catch up.
+      if (target.role === 'replica' && isPoolpilotError(error) && error.code === ErrorCode.DbUnavailable) {
+        this.#d.log.warn(
+          { target: target.name, err: error.message },
+          'replica unavailable: read retried on the primary',
+        );
+        const retry: Route = {
+          ...route,
+          target: 'primary',
+          reason: `${target.name} unavailable (${error.message}): retried on the primary`,
+        };
+        return this.#runOn(this.#d.cluster.primary, retry, job);
+      }
+      throw error;
+    }
+  }
+
+  async #runOn(target: Target, route: Route, job: Job): Promise<ExecuteResult> {
+    const lease = await this.#acquire(target, job.signal);
+    try {
+      const result = await this.#run(lease, route, job);
+      if (job.analysis.writes !== false && target.role === 'primary')
+        await this.#recordWrite(lease, job.analysis.tables);
+      return result;
+    } finally {
+      lease.release();
+    }
+  }
+
+  #runPinned(job: Job, reason: string): Promise<ExecuteResult> {
+    const lease = this.#requirePinned();
+    const route: Route = { class: job.analysis.route, target: lease.target, queued: false, reason };
+    return this.#run(lease, route, job);
+  }
+
+  /** Runs the statement on `lease` with the caps, and marks the lease for a reset if it may leave state. */
+  async #run(lease: Lease, route: Route, job: Job): Promise<ExecuteResult> {
+    const { analysis } = job;
+    // Whatever may outlive the statement (settings, temp tables, locks, LISTEN, a function or DO
+    // block that does any of these, a statement that could not be judged) is reset at check-in.
+    if (analysis.sessionState || analysis.writes !== false || analysis.parseError) lease.markDirty();
+    const sink = new CollectingSink(job.maxRows);
+    const r = await lease.stream(job.sql, job.params, sink, {
+      maxRows: job.maxRows + 1,
+      maxBytes: job.maxBytes,
+      timeoutMs: job.timeoutMs,
+      signal: job.signal,
+      shape: analysis.fingerprint
+        ? { fingerprint: analysis.fingerprint, normalized: analysis.normalized }
+        : { fingerprint: job.sql.slice(0, 64), normalized: job.sql.slice(0, 1000) },
+    });
+    const overRows = r.suspended || sink.overRows;
+    const truncated = overRows || r.overBytes;
+    return {
+      rows: sink.rows,
+      fields: sink.fieldList,
+      rowCount: truncated ? sink.rows.length : (r.rowCount ?? sink.rows.length),
+      command: r.command,
+      durationMs: r.durationMs,
+      truncated,
+      truncatedBy: r.overBytes ? 'bytes' : overRows ? 'rows' : null,
+      bytes: r.bytes,
+      route: route.class,
+      target: route.target,
+      queued: false,
+      queueWaitMs: 0,
+      reason: route.reason,
+      complexity: analysis.complexity,
+    };
+  }
+
+  async #acquire(target: Target, signal: AbortSignal | undefined): Promise<Lease> {
+    if (signal?.aborted) throw cancelled();
+    const lease = await target.pool.acquire();
+    if (signal?.aborted) {
+      lease.release();
+      throw cancelled(); // went away while waiting for a connection
+    }
+    return lease;
+  }
+
+  /** After a write on the primary: the WAL position a replica must have replayed to serve it. */
+  async #recordWrite(lease: Lease, tables: string[]): Promise<void> {
+    if (this.#d.cluster.replicas.length === 0) return;
+    const lsn = await lease
+      .query(CURRENT_WAL_LSN)
+      .then((r) => (r.rows[0]?.lsn as string | null) ?? null)
+      .catch(() => null);
+    this.#d.freshness.record(tables, lsn);
+  }
+
+  #requirePinned(): Lease {
+    if (!this.#pinned) throw new PoolpilotError(ErrorCode.BadUserInput, 'no transaction is open');
+    return this.#pinned;
+  }
+
+  #unpin(): void {
+    const lease = this.#pinned;
+    this.#pinned = null;
+    lease?.release();
+  }
+}
