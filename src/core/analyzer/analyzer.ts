@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Target } from '../pool/index.js';
 import type { Analysis } from './analysis.js';
 import { extractFacts } from './features.js';
+import { literalKey } from './literal-key.js';
 import { LruCache } from './lru.js';
 import { fingerprintOf, isParseFailure, loadParser, normalizedOf, parseStatement } from './parser.js';
 import { askPlanner, type PlannerAnswer } from './planner.js';
@@ -36,8 +37,18 @@ interface PlannerVerdict {
   final: boolean;
 }
 
+export interface AnalyzeOptions {
+  /**
+   * 'background': a shape never planned before is answered from its parse at once and planned
+   * behind the caller's back (the wire front's hot path); 'wait' (the default) asks the planner first.
+   */
+  plan?: 'wait' | 'background';
+}
+
 export interface AnalyzerStats {
   hits: number;
+  /** Answered by the literal-blanked text, without a parse. */
+  keyHits: number;
   shapeHits: number;
   misses: number;
   cached: number;
@@ -56,8 +67,11 @@ export class Analyzer {
   readonly #readOnly: ReadonlySet<string>;
   readonly #byText: LruCache<Analysis>;
   readonly #byShape: LruCache<PlannerVerdict>;
+  /** Final answers by the statement's text with literals blanked (see literal-key.ts). */
+  readonly #byKey: LruCache<Analysis>;
   readonly #pending = new Map<string, Promise<Analysis>>();
-  #stats = { hits: 0, shapeHits: 0, misses: 0 };
+  readonly #planning = new Set<string>();
+  #stats = { hits: 0, keyHits: 0, shapeHits: 0, misses: 0 };
 
   constructor(options: AnalyzerOptions, primary: Target, log: Logger) {
     this.#options = options;
@@ -66,6 +80,7 @@ export class Analyzer {
     this.#readOnly = new Set([...BUILTIN_READ_ONLY_FUNCTIONS, ...options.readOnlyFunctions]);
     this.#byText = new LruCache(options.cacheSize, options.cacheTtlMs);
     this.#byShape = new LruCache(options.cacheSize, options.cacheTtlMs);
+    this.#byKey = new LruCache(options.cacheSize, options.cacheTtlMs);
   }
 
   start(): Promise<void> {
@@ -80,9 +95,17 @@ export class Analyzer {
     return hit;
   }
 
-  async analyze(sql: string): Promise<Analysis> {
+  async analyze(sql: string, options: AnalyzeOptions = {}): Promise<Analysis> {
     const hit = this.peek(sql);
     if (hit) return hit;
+    const key = literalKey(sql);
+    if (key !== null) {
+      const byKey = this.#byKey.get(key);
+      if (byKey) {
+        this.#stats.keyHits += 1;
+        return byKey;
+      }
+    }
     if (Buffer.byteLength(sql) > this.#options.maxSqlBytes) {
       throw new PoolpilotError(
         ErrorCode.BadUserInput,
@@ -92,7 +115,9 @@ export class Analyzer {
     if (sql.trim() === '') throw new PoolpilotError(ErrorCode.BadUserInput, 'the SQL is empty');
     const pending = this.#pending.get(sql);
     if (pending) return pending;
-    const work = this.#analyzeFresh(sql).finally(() => this.#pending.delete(sql));
+    const work = this.#analyzeFresh(sql, key, options.plan === 'background').finally(() =>
+      this.#pending.delete(sql),
+    );
     this.#pending.set(sql, work);
     return work;
   }
@@ -104,9 +129,10 @@ export class Analyzer {
   clear(): void {
     this.#byText.clear();
     this.#byShape.clear();
+    this.#byKey.clear();
   }
 
-  async #analyzeFresh(sql: string): Promise<Analysis> {
+  async #analyzeFresh(sql: string, key: string | null, background: boolean): Promise<Analysis> {
     await loadParser();
     const forcedPrimary = OVERRIDE.test(sql);
     const parsed = parseStatement(sql);
@@ -126,7 +152,11 @@ export class Analyzer {
     let planner = this.#byShape.get(fingerprint);
     const shapeHit = planner !== undefined;
     if (planner) this.#stats.shapeHits += 1;
-    else {
+    else if (background) {
+      this.#stats.misses += 1;
+      this.#planInBackground(sql, fingerprint, f.statements, f.tables, f.params, parsed.stmts.length);
+      planner = { answer: null, note: 'first sight: routed from the parse, planned in the background', final: false };
+    } else {
       this.#stats.misses += 1;
       planner = await this.#consultPlanner(sql, f.statements, f.tables, f.params, parsed.stmts.length);
     }
@@ -178,9 +208,30 @@ export class Analyzer {
       cached: shapeHit,
     };
     const ttl = planner.final ? this.#options.cacheTtlMs : PARTIAL_TTL_MS;
+    if (background && !shapeHit) return analysis; // remembered once the plan is in
     this.#remember(sql, analysis, ttl);
     if (!shapeHit) this.#byShape.set(fingerprint, planner, ttl);
+    if (key !== null && planner.final) this.#byKey.set(key, { ...analysis, cached: true }, ttl);
     return analysis;
+  }
+
+  /** Plans a new shape without anyone waiting; the next statement of that shape finds the plan. */
+  #planInBackground(
+    sql: string,
+    fingerprint: string,
+    kinds: string[],
+    tables: string[],
+    params: number,
+    count: number,
+  ): void {
+    if (this.#planning.has(fingerprint)) return;
+    this.#planning.add(fingerprint);
+    void this.#consultPlanner(sql, kinds, tables, params, count)
+      .then((verdict) =>
+        this.#byShape.set(fingerprint, verdict, verdict.final ? this.#options.cacheTtlMs : PARTIAL_TTL_MS),
+      )
+      .catch((error) => this.#log.warn({ err: error }, 'background planning failed'))
+      .finally(() => this.#planning.delete(fingerprint));
   }
 
   #remember(sql: string, analysis: Analysis, ttlMs: number): void {

@@ -28,6 +28,10 @@ export interface ForwardChannel {
   /** Stops reading the server's replies (the client is slow) until `resume`. */
   pause(): void;
   resume(): void;
+  /** Sends poolpilot's own message(s) ahead of the client's, their replies cut out (see ServerConnection.inject). */
+  inject(bytes: Buffer, swallow: 'exchange' | 'parse'): boolean;
+  /** A client's own Parse was sent: its ParseComplete goes to the client. */
+  clientParse(): void;
   /** Ends forwarding; the lease stays held until released. */
   detach(): void;
 }
@@ -114,6 +118,8 @@ export class Lease {
       write: (bytes) => connection.write(bytes),
       pause: () => connection.pause(),
       resume: () => connection.resume(),
+      inject: (bytes, swallow) => connection.inject(bytes, swallow),
+      clientParse: () => connection.clientParse(),
       detach: () => connection.detach(),
     };
   }

@@ -68,10 +68,12 @@ export interface StreamResult {
 
 /** The forwarding side of a wire client: gets the server's bytes as they arrive. */
 export interface Forwarder {
-  /** A chunk of server messages, to be sent on as it is; false asks the server side to pause. */
-  data(chunk: Buffer): boolean;
-  /** Called after `data` for each ReadyForQuery in the chunk, with its status byte (I, T, E). */
+  /** Server messages to send on as they are; false asks the server side to pause. */
+  data(bytes: Buffer): boolean;
+  /** Called after `data` for each ReadyForQuery the client sees, with its status (I, T, E). */
   ready(status: TransactionStatus): void;
+  /** An exchange poolpilot injected (see `inject`) failed: the server's error. */
+  injectedError(error: Error): void;
   /** The server connection failed or closed while attached. */
   closed(error: Error): void;
 }
@@ -90,6 +92,7 @@ const CANCEL_REQUEST_CODE = 80877102;
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 /** Control messages a forwarding connection reads itself; rows and copy data only pass through. */
 const SMALL = 64 * 1024;
+const HEADER = 5;
 
 export class ConnectionClosedError extends Error {
   readonly code = 'ECONNRESET';
@@ -109,8 +112,14 @@ export class ServerConnection {
   #op: Operation | null = null;
   readonly #waiting: (() => void)[] = [];
   #forwarder: Forwarder | null = null;
-  /** ReadyForQuery statuses seen in the chunk being framed, delivered after it is forwarded. */
-  #readies: TransactionStatus[] = [];
+  /** Forwarding: the start of a small message split across chunks, held until it is whole. */
+  #held: Buffer | null = null;
+  /** Forwarding: bytes of a large message (rows, copy data) still to pass through unread. */
+  #passing = 0;
+  /** Forwarding: injected exchanges whose replies, up to their ReadyForQuery, the client must not see. */
+  #swallowExchanges = 0;
+  /** Forwarding: for each Parse sent since the last ReadyForQuery, whether its ParseComplete is ours. */
+  readonly #parses: boolean[] = [];
   #closed: Error | null = null;
   processID = 0;
   secretKey = 0;
@@ -225,7 +234,29 @@ export class ServerConnection {
 
   detach(): void {
     this.#forwarder = null;
+    this.#swallowExchanges = 0;
+    this.#parses.length = 0;
+    this.#passing = 0;
+    const held = this.#held;
+    this.#held = null;
+    if (held) this.#framer.push(held);
     this.#socket?.resume();
+  }
+
+  /**
+   * Sends an exchange of poolpilot's own ahead of a forwarded client's messages (a SET bringing
+   * the connection to the client's settings, a Parse the client made on another connection):
+   * 'exchange' swallows every reply up to its ReadyForQuery, 'parse' only its ParseComplete.
+   */
+  inject(bytes: Buffer, swallow: 'exchange' | 'parse'): boolean {
+    if (swallow === 'exchange') this.#swallowExchanges += 1;
+    else this.#parses.push(true);
+    return this.write(bytes);
+  }
+
+  /** A client's own Parse went through: its ParseComplete is the client's. */
+  clientParse(): void {
+    this.#parses.push(false);
   }
 
   pause(): void {
@@ -366,20 +397,107 @@ export class ServerConnection {
 
   #data(chunk: Buffer): void {
     try {
-      this.#framer.push(chunk);
+      if (this.#forwarder) this.#forward(chunk, this.#forwarder);
+      else this.#framer.push(chunk);
     } catch (error) {
       this.#fail(error as Error);
       this.#socket?.destroy();
-      return;
     }
-    const forwarder = this.#forwarder;
-    if (forwarder) {
-      if (!forwarder.data(chunk)) this.#socket?.pause();
-      const readies = this.#readies;
-      if (readies.length > 0) {
-        this.#readies = [];
-        for (const status of readies) forwarder.ready(status);
+  }
+
+  /**
+   * Passes server bytes to a wire client as they are, reading only the headers to follow message
+   * boundaries, and the bodies of the few messages it must know (ReadyForQuery, ParameterStatus,
+   * errors of injected exchanges). Replies to injected messages are cut out.
+   */
+  #forward(input: Buffer, forwarder: Forwarder): void {
+    let chunk = input;
+    if (this.#held) {
+      chunk = Buffer.concat([this.#held, input]);
+      this.#held = null;
+    }
+    const end = chunk.length;
+    let from = 0; // start of the bytes not yet sent on
+    let at = 0;
+    let paused = false;
+    const send = (until: number) => {
+      if (until > from && !forwarder.data(chunk.subarray(from, until))) paused = true;
+    };
+    while (at < end) {
+      if (this.#passing > 0) {
+        const take = Math.min(this.#passing, end - at);
+        this.#passing -= take;
+        at += take;
+        continue;
       }
+      if (end - at < HEADER) {
+        send(at);
+        this.#held = Buffer.from(chunk.subarray(at));
+        from = at = end;
+        break;
+      }
+      const type = chunk[at]!;
+      const total = chunk.readInt32BE(at + 1) + 1;
+      if (total < HEADER) throw new Error(`malformed server message: length ${total - 1}`);
+      if (at + total > end) {
+        if (total <= SMALL || this.#swallowExchanges > 0) {
+          send(at);
+          this.#held = Buffer.from(chunk.subarray(at));
+          from = at = end;
+          break;
+        }
+        // A large row or copy chunk: it passes through as it comes.
+        this.#passing = at + total - end;
+        at = end;
+        continue;
+      }
+      const body = chunk.subarray(at + HEADER, at + total);
+      const drop = this.#forwardedMessage(type, body, forwarder);
+      if (drop) {
+        send(at);
+        from = at + total;
+      }
+      at += total;
+      if (type === Msg.ReadyForQuery && !drop) {
+        send(at);
+        from = at;
+        forwarder.ready(this.transactionStatus);
+        if (this.#forwarder !== forwarder) {
+          // Detached at the end of its transaction: whatever follows is the connection's own.
+          if (at < end) this.#framer.push(chunk.subarray(at));
+          return;
+        }
+      }
+    }
+    send(at);
+    if (paused) this.#socket?.pause();
+  }
+
+  /** Keeps the connection's own view current; true when the message is ours and must not go on. */
+  #forwardedMessage(type: number, body: Buffer, forwarder: Forwarder): boolean {
+    if (type === Msg.ParameterStatus) {
+      const [name, value] = readParameterStatus(body);
+      this.parameters.set(name, value);
+      if (this.#initial.get(name) !== value) this.parametersChanged = true;
+      return this.#swallowExchanges > 0;
+    }
+    if (this.#swallowExchanges > 0) {
+      if (type === Msg.ErrorResponse) forwarder.injectedError(readError(body));
+      if (type === Msg.ReadyForQuery) {
+        this.transactionStatus = String.fromCharCode(body[0]!) as TransactionStatus;
+        this.#swallowExchanges -= 1;
+      }
+      return true;
+    }
+    switch (type) {
+      case Msg.ReadyForQuery:
+        this.transactionStatus = String.fromCharCode(body[0]!) as TransactionStatus;
+        this.#parses.length = 0;
+        return false;
+      case Msg.ParseComplete:
+        return this.#parses.shift() === true;
+      default:
+        return false;
     }
   }
 
@@ -392,10 +510,6 @@ export class ServerConnection {
     switch (type) {
       case Msg.ReadyForQuery: {
         this.transactionStatus = String.fromCharCode(body[0]!) as TransactionStatus;
-        if (this.#forwarder) {
-          this.#readies.push(this.transactionStatus);
-          return;
-        }
         this.#op?.ready();
         return;
       }
@@ -412,9 +526,8 @@ export class ServerConnection {
         return;
       case Msg.NoticeResponse:
       case Msg.NotificationResponse:
-        if (!this.#forwarder && !(this.#op instanceof LoginOperation)) return;
+        if (!(this.#op instanceof LoginOperation)) return;
     }
-    if (this.#forwarder) return;
     this.#op?.message(type, body);
   }
 

@@ -57,18 +57,35 @@ export class ComplexQueue {
 
   /** Runs `task` when a slot is free; resolves with its value and how long it waited. */
   async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<{ value: T; waitMs: number }> {
-    const waitMs = await this.#slot(signal);
+    const slot = await this.enter(signal);
     try {
       const value = await task();
-      this.#counts.completed += 1;
-      return { value, waitMs };
+      slot.leave(true);
+      return { value, waitMs: slot.waitMs };
     } catch (error) {
-      this.#counts.failed += 1;
+      slot.leave(false);
       throw error;
-    } finally {
-      this.#running -= 1;
-      this.#next();
     }
+  }
+
+  /**
+   * Waits for a slot and holds it until `leave` (for a caller whose statement ends later, such as
+   * a wire client's, when the server says it is done). `leave` is safe to call more than once.
+   */
+  async enter(signal?: AbortSignal): Promise<{ waitMs: number; leave: (ok: boolean) => void }> {
+    const waitMs = await this.#slot(signal);
+    let held = true;
+    return {
+      waitMs,
+      leave: (ok) => {
+        if (!held) return;
+        held = false;
+        if (ok) this.#counts.completed += 1;
+        else this.#counts.failed += 1;
+        this.#running -= 1;
+        this.#next();
+      },
+    };
   }
 
   state(): QueueState {
@@ -170,5 +187,5 @@ export class ComplexQueue {
 }
 
 function cancelled(): PoolpilotError {
-  return new PoolpilotError(ErrorCode.QueryTimeout, 'cancelled while waiting in the complex-query queue');
+  return new PoolpilotError(ErrorCode.Cancelled, 'cancelled while waiting in the complex-query queue');
 }
