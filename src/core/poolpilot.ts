@@ -8,7 +8,7 @@ import type { Logger } from './logger.js';
 import { Optimizer } from './optimizer/index.js';
 import { Cluster, type ClusterState, type TargetSpec } from './pool/index.js';
 import { ComplexQueue } from './queue/index.js';
-import { ReadYourWrites, Router } from './router/index.js';
+import { ReadYourWrites, Router, WalPosition } from './router/index.js';
 import {
   type ExecuteOptions,
   type ExecuteResult,
@@ -17,6 +17,7 @@ import {
   type Statement,
   type TransactionResult,
 } from './session/index.js';
+import { CURRENT_WAL_LSN } from './session/sql.js';
 import { Telemetry } from './telemetry/index.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -125,6 +126,7 @@ export class Poolpilot {
         maxRows: execute.maxRows,
         maxBytes: execute.maxBytes,
       },
+      walPosition: new WalPosition(this.cluster.primary.pool, CURRENT_WAL_LSN),
       log: options.log.child({ component: 'session' }),
       executed: (result, sql) => {
         for (const listener of this.#executed) listener(result, sql);

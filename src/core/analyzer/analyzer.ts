@@ -155,7 +155,11 @@ export class Analyzer {
     else if (background) {
       this.#stats.misses += 1;
       this.#planInBackground(sql, fingerprint, f.statements, f.tables, f.params, parsed.stmts.length);
-      planner = { answer: null, note: 'first sight: routed from the parse, planned in the background', final: false };
+      planner = {
+        answer: null,
+        note: 'first sight: routed from the parse, planned in the background',
+        final: false,
+      };
     } else {
       this.#stats.misses += 1;
       planner = await this.#consultPlanner(sql, f.statements, f.tables, f.params, parsed.stmts.length);

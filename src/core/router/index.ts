@@ -1,2 +1,3 @@
 export { ReadYourWrites } from './read-your-writes.js';
 export { type Route, Router, type RouterOptions } from './router.js';
+export { WalPosition } from './wal-position.js';

@@ -1,6 +1,8 @@
 export { CollectingSink, type ExecuteResult } from './result.js';
 export {
   type ExecuteOptions,
+  mayLeaveState,
+  type Placement,
   Session,
   type SessionDeps,
   type SessionLimits,

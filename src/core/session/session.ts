@@ -3,7 +3,7 @@ import { ErrorCode, isPoolpilotError, PoolpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { type Cluster, cancelled, type Lease, type Target } from '../pool/index.js';
 import type { ComplexQueue } from '../queue/index.js';
-import type { ReadYourWrites, Route, Router } from '../router/index.js';
+import type { ReadYourWrites, Route, Router, WalPosition } from '../router/index.js';
 import { atStatement, checkMaxRows, checkStatement, checkTimeout } from './checks.js';
 import { CollectingSink, type ExecuteResult } from './result.js';
 import { BEGIN, COMMIT, CURRENT_WAL_LSN, ROLLBACK } from './sql.js';
@@ -43,9 +43,23 @@ export interface SessionDeps {
   queue: ComplexQueue;
   freshness: ReadYourWrites;
   limits: SessionLimits;
+  /** The primary's WAL position after a forwarded write, shared by concurrent writers. */
+  walPosition: WalPosition;
   log: Logger;
   /** Told of every statement a session completed, with its route (metrics, logs). */
   executed(result: ExecuteResult, sql: string): void;
+}
+
+/**
+ * Where a forwarded statement (a wire client's) was placed: the connection it holds, the route
+ * and why, and its slot in the complex-query queue, held until the server says it is done.
+ */
+export interface Placement {
+  lease: Lease;
+  route: Route;
+  analysis: Analysis | null;
+  queueWaitMs: number;
+  leaveQueue: ((ok: boolean) => void) | null;
 }
 
 /** One statement on its way through: what running it needs besides the route. */
@@ -160,6 +174,79 @@ export class Session {
     await this.rollback();
   }
 
+  /**
+   * Judges a forwarded statement without the planner on the caller's path (a shape seen for the
+   * first time is planned in the background). Null when it cannot be judged: such a statement
+   * goes to the primary and leaves its connection to be reset.
+   */
+  async judge(sql: string): Promise<Analysis | null> {
+    try {
+      return await this.#d.analyzer.analyze(sql, { plan: 'background' });
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Finds a connection for a forwarded statement that starts a unit of work: writes, locks,
+   * transactions and anything unjudged on the primary; `BEGIN READ ONLY` and reads by their
+   * complexity as `executeQuery` routes them, complex ones after a queue slot.
+   */
+  async place(analysis: Analysis | null, sql: string, signal?: AbortSignal): Promise<Placement> {
+    const decide = (): Route => {
+      if (analysis === null)
+        return {
+          class: 'FAST',
+          target: 'primary',
+          queued: false,
+          reason: 'could not be judged: the primary',
+        };
+      if (analysis.transactionControl)
+        return readOnlyBegin(analysis, sql)
+          ? this.#d.router.decide({ ...analysis, transactionControl: false, writes: false, route: 'MEDIUM' })
+          : { class: analysis.route, target: 'primary', queued: false, reason: 'a transaction: the primary' };
+      return this.#d.router.decide(analysis);
+    };
+    let route = decide();
+    let slot: { waitMs: number; leave: (ok: boolean) => void } | null = null;
+    if (route.queued) {
+      slot = await this.#d.queue.enter(signal);
+      route = decide(); // replicas may have come or gone while it waited
+    }
+    try {
+      let target = this.#d.cluster.target(route.target) ?? this.#d.cluster.primary;
+      let lease: Lease;
+      try {
+        lease = await this.#acquire(target, signal);
+      } catch (error) {
+        if (target.role !== 'replica' || !isPoolpilotError(error) || error.code !== ErrorCode.DbUnavailable)
+          throw error;
+        target = this.#d.cluster.primary;
+        route = { ...route, target: target.name, reason: `${route.target} unavailable: the primary` };
+        lease = await this.#acquire(target, signal);
+      }
+      if (analysis === null || mayLeaveState(analysis)) lease.markDirty();
+      return { lease, route, analysis, queueWaitMs: slot?.waitMs ?? 0, leaveQueue: slot?.leave ?? null };
+    } catch (error) {
+      slot?.leave(false);
+      throw error;
+    }
+  }
+
+  /**
+   * The forwarded unit of work is over (the server reported no transaction and nothing is
+   * outstanding): the connection goes back, the queue slot is freed, and a write is remembered
+   * for read-your-writes with a WAL position read after it.
+   */
+  finish(placement: Placement, outcome: { ok: boolean; wrote: boolean; tables: string[] }): void {
+    placement.leaveQueue?.(outcome.ok);
+    placement.lease.release();
+    if (outcome.wrote && this.#d.cluster.replicas.length > 0) {
+      const tables = outcome.tables;
+      void this.#d.walPosition.after().then((lsn) => this.#d.freshness.record(tables, lsn));
+    }
+  }
+
   async #job(sql: string, params: unknown[], options: ExecuteOptions, operation: string): Promise<Job> {
     const { limits } = this.#d;
     const timeoutMs = checkTimeout(options.timeoutMs, limits.statementTimeoutMs);
@@ -224,9 +311,7 @@ export class Session {
   /** Runs the statement on `lease` with the caps, and marks the lease for a reset if it may leave state. */
   async #run(lease: Lease, route: Route, job: Job): Promise<ExecuteResult> {
     const { analysis } = job;
-    // Whatever may outlive the statement (settings, temp tables, locks, LISTEN, a function or DO
-    // block that does any of these, a statement that could not be judged) is reset at check-in.
-    if (analysis.sessionState || analysis.writes !== false || analysis.parseError) lease.markDirty();
+    if (mayLeaveState(analysis)) lease.markDirty();
     const sink = new CollectingSink(job.maxRows);
     const r = await lease.stream(job.sql, job.params, sink, {
       maxRows: job.maxRows + 1,
@@ -287,4 +372,23 @@ export class Session {
     this.#pinned = null;
     lease?.release();
   }
+}
+
+/**
+ * Whatever may outlive the statement on its connection (settings, temp tables, locks, LISTEN,
+ * prepared statements, a function, trigger or DO block that does any of these, a statement that
+ * could not be judged) has the connection reset before anyone else gets it.
+ */
+export function mayLeaveState(analysis: Analysis): boolean {
+  return analysis.sessionState || analysis.writes !== false || analysis.parseError !== null;
+}
+
+/** `BEGIN READ ONLY` / `START TRANSACTION READ ONLY` alone: a transaction a replica can serve. */
+function readOnlyBegin(analysis: Analysis, sql: string): boolean {
+  return (
+    analysis.statementCount === 1 &&
+    /^\s*(BEGIN|START\s+TRANSACTION)\b/i.test(sql) &&
+    /\bREAD\s+ONLY\b/i.test(sql) &&
+    !/\bREAD\s+WRITE\b/i.test(sql)
+  );
 }
