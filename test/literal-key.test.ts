@@ -11,7 +11,9 @@ describe('literal key: statements that differ only in constants share a key, wit
     expect(literalKey("SELECT * FROM t WHERE name = 'ada' AND x > 1.5e3")).toBe(
       literalKey("SELECT * FROM t WHERE name = 'it''s' AND x > 7"),
     );
-    expect(literalKey('SELECT t1.a FROM t1 WHERE a = $1')).toBe(literalKey('SELECT t1.a FROM t1 WHERE a = $1'));
+    expect(literalKey('SELECT t1.a FROM t1 WHERE a = $1')).toBe(
+      literalKey('SELECT t1.a FROM t1 WHERE a = $1'),
+    );
     expect(literalKey('SELECT t1.a FROM t1')).not.toBe(literalKey('SELECT t2.a FROM t2'));
     expect(literalKey('SELECT "a b" FROM t')).not.toBe(literalKey('SELECT "a c" FROM t'));
     expect(literalKey('/* poolpilot:primary */ SELECT 1')).not.toBe(literalKey('/* other */ SELECT 1'));
