@@ -246,6 +246,7 @@ async function latencyP50(t: Target, dir: string): Promise<number> {
   const latencies: number[] = [];
   for (const f of files) {
     for (const line of (await readFile(path.join(logDir, f), 'utf8')).split('\n')) {
+      // Each line: client_id transaction_no latency_us script_no epoch_s epoch_us.
       const us = Number(line.split(' ')[2]);
       if (line && Number.isFinite(us)) latencies.push(us);
     }
