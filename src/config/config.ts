@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { TargetEndpoint } from '../core/pool/index.js';
+import { parseVerifier } from '../wire/scram-verifier.js';
 
 /**
  * Every setting poolpilot reads, parsed and validated once at start-up into one frozen object.
@@ -84,6 +86,30 @@ export interface Config {
   /** On SIGTERM/SIGINT, how long in-flight operations may run before they are cut off. */
   shutdownGraceMs: number;
   embedded: { dataDir: string; port: number };
+  wire: WireConfig;
+}
+
+/** The PostgreSQL wire-protocol front. */
+export interface WireConfig {
+  /** 0: the front is off. */
+  port: number;
+  host: string;
+  /** SCRAM-SHA-256 verifiers (pg_authid form), checked at load. Empty: loopback clients only, no password. */
+  users: WireUser[];
+  /** May use every admin-console command. */
+  adminUsers: string[];
+  /** May use the admin console's read-only SHOW commands. */
+  statsUsers: string[];
+  /** Connected clients at most (past their startup packet); one more gets 53300. */
+  maxClients: number;
+  /** True when WIRE_HOST was unset, HOST is not loopback and there are no WIRE_USERS: host became 127.0.0.1. */
+  loopbackFallback: boolean;
+}
+
+export interface WireUser {
+  name: string;
+  /** `SCRAM-SHA-256$iter:salt$StoredKey:ServerKey`; a secret, never printed. */
+  verifier: string;
 }
 
 export class ConfigError extends Error {
@@ -136,6 +162,8 @@ export const DEFAULTS = {
   SHUTDOWN_GRACE_MS: 30_000,
   EMBEDDED_PG_DATA: '.data',
   EMBEDDED_PG_PORT: 5432,
+  WIRE_PORT: 6432,
+  WIRE_MAX_CLIENTS: 1_000,
 } as const;
 
 export function loadConfig(env: Env = process.env): Readonly<Config> {
@@ -212,6 +240,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     );
   }
 
+  const wire = parseWire(env, problems, int, host);
+
   const config: Config = {
     primary,
     replicas,
@@ -280,6 +310,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       dataDir: env.EMBEDDED_PG_DATA?.trim() || DEFAULTS.EMBEDDED_PG_DATA,
       port: int('EMBEDDED_PG_PORT', DEFAULTS.EMBEDDED_PG_PORT, 1, 65_535)!,
     },
+    wire,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -287,6 +318,101 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 }
 
 type IntReader = (name: string, fallback: number | null, min: number, max: number) => number | null;
+
+// --- WIRE_* (the PostgreSQL wire-protocol front) ---------------------------------------------
+
+function parseWire(env: Env, problems: string[], int: IntReader, httpHost: string): WireConfig {
+  const port = int('WIRE_PORT', DEFAULTS.WIRE_PORT, 0, 65_535)!;
+  const users = parseWireUsers(env.WIRE_USERS, problems);
+  const explicit = env.WIRE_HOST !== undefined;
+  let host = (env.WIRE_HOST ?? httpHost).trim();
+  if (!host) problems.push('WIRE_HOST="" is not accepted: expected a host name or IP address');
+  // Without users the front is loopback-only. A non-loopback HOST meant for the HTTP side (with
+  // API_TOKENS) must not open the wire front to the network: it falls back to loopback instead.
+  const loopbackFallback = !explicit && users.length === 0 && !!host && !isLoopback(host);
+  if (loopbackFallback) host = '127.0.0.1';
+  if (port !== 0 && users.length === 0 && host && !isLoopback(host)) {
+    problems.push(
+      `WIRE_HOST=${JSON.stringify(host)} is not accepted without WIRE_USERS: with no users the wire front accepts ` +
+        'loopback clients only (127.0.0.1, ::1 or localhost); set WIRE_USERS (see `poolpilot hash-password`) to listen elsewhere',
+    );
+  }
+  const names = (variable: string) => {
+    const list = (env[variable] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const name of list) {
+      if (users.length > 0 && !users.some((u) => u.name === name)) {
+        problems.push(
+          `${variable} entry ${JSON.stringify(name)} is not accepted: it is not a user of WIRE_USERS`,
+        );
+      }
+    }
+    return list;
+  };
+  return {
+    port,
+    host,
+    users,
+    adminUsers: names('WIRE_ADMIN_USERS'),
+    statsUsers: names('WIRE_STATS_USERS'),
+    maxClients: int('WIRE_MAX_CLIENTS', DEFAULTS.WIRE_MAX_CLIENTS, 1, 1_000_000)!,
+    loopbackFallback,
+  };
+}
+
+/**
+ * WIRE_USERS: comma-separated `user:verifier` pairs, or the path of a file with one pair per line
+ * (`#` comments; PgBouncer's userlist form `"user" "verifier"` also accepted). Messages name the
+ * entry and the user, never the verifier.
+ */
+function parseWireUsers(raw: string | undefined, problems: string[]): WireUser[] {
+  if (!raw?.trim()) return [];
+  let entries: string[];
+  let where: string;
+  if (raw.includes('$')) {
+    entries = raw.split(',');
+    where = 'WIRE_USERS entry';
+  } else {
+    const file = raw.trim();
+    try {
+      entries = readFileSync(file, 'utf8').split(/\r?\n/);
+    } catch (error) {
+      problems.push(
+        `WIRE_USERS=${JSON.stringify(file)} is not accepted: no user:verifier pairs, and the file cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+      return [];
+    }
+    where = `WIRE_USERS file ${file}, line`;
+  }
+  const users: WireUser[] = [];
+  entries.forEach((entry, i) => {
+    const trimmed = entry.trim();
+    if (!trimmed || trimmed.startsWith('#')) return;
+    const quoted = /^"((?:[^"]|"")+)"\s+"([^"]*)"$/.exec(trimmed);
+    const colon = trimmed.indexOf(':');
+    const name = quoted ? quoted[1]!.replaceAll('""', '"') : colon > 0 ? trimmed.slice(0, colon) : '';
+    const verifier = quoted ? quoted[2]! : colon > 0 ? trimmed.slice(colon + 1) : '';
+    if (!name || [...name].some((ch) => ch.charCodeAt(0) < 0x20)) {
+      problems.push(
+        `${where} ${i + 1} is not accepted: expected user:SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`,
+      );
+      return;
+    }
+    const parsed = parseVerifier(verifier);
+    if (typeof parsed === 'string') {
+      problems.push(`${where} ${i + 1} (user ${JSON.stringify(name)}) is not accepted: ${parsed}`);
+      return;
+    }
+    if (users.some((u) => u.name === name)) {
+      problems.push(`${where} ${i + 1} is not accepted: user ${JSON.stringify(name)} is listed twice`);
+      return;
+    }
+    users.push({ name, verifier });
+  });
+  return users;
+}
 
 function parsePrimary(env: Env, problems: string[], int: IntReader): DatabaseConnection | null {
   if (env.DATABASE_URL?.trim()) {

@@ -10,5 +10,7 @@ export {
   parseUrl,
   ROLES,
   type Role,
+  type WireConfig,
+  type WireUser,
 } from './config.js';
 export { type ConfigDescription, describeConfig } from './describe.js';

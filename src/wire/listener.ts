@@ -1,0 +1,394 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { type Logger, silentLogger } from '../core/logger.js';
+import {
+  authenticationOk,
+  authenticationSasl,
+  authenticationSaslContinue,
+  authenticationSaslFinal,
+  backendKeyData,
+  errorResponse,
+  negotiateProtocolVersion,
+  parameterStatus,
+  readyForQuery,
+} from './backend-messages.js';
+import { type ClientHandler, type ConsoleRole, endWith, WireClient } from './client.js';
+import { FrameError, FrameReader } from './frame-reader.js';
+import { ClientGoneError, HandshakeReader } from './handshake-reader.js';
+import {
+  DEFAULT_AUTH_TIMEOUT_MS,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  Frontend,
+  MAX_AUTH_MESSAGE_BYTES,
+} from './protocol.js';
+import {
+  parseSaslInitialResponse,
+  SCRAM_MECHANISM,
+  ScramExchange,
+  ScramProtocolError,
+} from './scram-exchange.js';
+import type { ScramVerifier } from './scram-verifier.js';
+import { SqlState } from './sqlstate.js';
+import { StartupError } from './startup-packet.js';
+
+/** Virtual databases that open the admin console instead of the pool. */
+export const CONSOLE_DATABASES: readonly string[] = ['pgbouncer', 'poolpilot'];
+const NO = Buffer.from('N');
+
+export interface WireListenerOptions {
+  /** The pool's database: the only one a client may ask for, besides the admin console's. */
+  database: string;
+  /** user → verifier. Empty: no passwords, and only loopback clients are accepted. */
+  users: ReadonlyMap<string, ScramVerifier>;
+  adminUsers?: readonly string[];
+  statsUsers?: readonly string[];
+  maxClients: number;
+  handler: ClientHandler;
+  /** The admin console; absent until it exists, and clients asking for it are refused. */
+  admin?: ClientHandler;
+  /** ParameterStatus values sent after authentication (server_version, TimeZone, ...). */
+  parameters: (client: {
+    user: string;
+    database: string;
+    parameters: Readonly<Record<string, string>>;
+  }) => Record<string, string>;
+  /** A CancelRequest matched this client's key; the proxy cancels what the client runs. */
+  onCancel?: (client: WireClient) => void;
+  maxMessageBytes?: number;
+  authTimeoutMs?: number;
+  log?: Logger;
+}
+
+/**
+ * The PostgreSQL wire-protocol front: accepts clients, negotiates the protocol, authenticates
+ * with SCRAM-SHA-256, and hands each authenticated client to a ClientHandler. One surface among
+ * others: `listen`, `drain`, `close`.
+ */
+export class WireListener {
+  private readonly options: WireListenerOptions;
+  private readonly log: Logger;
+  private readonly server: net.Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly byProcessId = new Map<number, WireClient>();
+  /** Connections past their StartupMessage, counted against maxClients. */
+  private admitted = 0;
+  private draining = false;
+
+  constructor(options: WireListenerOptions) {
+    this.options = options;
+    this.log = options.log ?? silentLogger;
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server.on('error', (error) => this.log.error({ err: error }, 'wire listener error'));
+    return this.server.address() as AddressInfo;
+  }
+
+  get address(): AddressInfo | null {
+    return (this.server.address() as AddressInfo | null) ?? null;
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  /** Authenticated clients. */
+  clients(): IterableIterator<WireClient> {
+    return this.byProcessId.values();
+  }
+
+  get clientCount(): number {
+    return this.byProcessId.size;
+  }
+
+  /**
+   * Stops accepting, lets each client finish its transaction, then closes it with 57P01; after
+   * `graceMs` the rest are closed the same way whatever they are doing.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const deadline = Date.now() + graceMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) {
+      for (const client of this.byProcessId.values()) {
+        if (!client.session?.busy?.()) this.shutdown(client);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    for (const client of this.byProcessId.values()) this.shutdown(client);
+    for (const socket of this.sockets) if (!this.isClient(socket)) socket.destroy();
+    await stopped;
+  }
+
+  /** Closes everything at once. */
+  async close(): Promise<void> {
+    this.draining = true;
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await stopped;
+  }
+
+  private isClient(socket: Socket): boolean {
+    for (const c of this.byProcessId.values()) if (c.socket === socket) return true;
+    return false;
+  }
+
+  private shutdown(client: WireClient): void {
+    client.fatal(SqlState.AdminShutdown, 'terminating connection due to administrator command', {
+      detail: 'poolpilot is shutting down',
+    });
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    let admitted = false;
+    const timer = setTimeout(() => socket.destroy(), this.options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS);
+    timer.unref();
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.sockets.delete(socket);
+      if (admitted) this.admitted--;
+    });
+    this.handshake(socket, () => {
+      admitted = true;
+      this.admitted++;
+    })
+      .then((accepted) => {
+        clearTimeout(timer);
+        if (accepted) this.start(accepted.client, accepted.pipelined);
+      })
+      .catch((error: unknown) => {
+        if (error instanceof ClientGoneError) return;
+        if (error instanceof StartupError || error instanceof FrameError) {
+          endWith(socket, errorResponse({ severity: 'FATAL', code: error.sqlstate, message: error.message }));
+        } else if (error instanceof ScramProtocolError) {
+          endWith(
+            socket,
+            errorResponse({ severity: 'FATAL', code: SqlState.ProtocolViolation, message: error.message }),
+          );
+        } else if (error instanceof Refusal) {
+          endWith(
+            socket,
+            errorResponse({
+              severity: 'FATAL',
+              code: error.sqlstate,
+              message: error.message,
+              ...error.extra,
+            }),
+          );
+        } else {
+          this.log.error({ err: error }, 'wire handshake failed');
+          endWith(
+            socket,
+            errorResponse({ severity: 'FATAL', code: SqlState.InternalError, message: 'internal error' }),
+          );
+        }
+      });
+  }
+
+  /** Startup, negotiation and authentication; resolves the client, or null for a cancel request. */
+  private async handshake(
+    socket: Socket,
+    admit: () => void,
+  ): Promise<{ client: WireClient; pipelined: Buffer } | null> {
+    const reader = new HandshakeReader(socket);
+    let packet = await reader.startupPacket();
+    const seen = new Set<string>();
+    while (packet.kind === 'ssl' || packet.kind === 'gssenc') {
+      if (seen.has(packet.kind))
+        throw new StartupError(SqlState.ProtocolViolation, `duplicate ${packet.kind} request`);
+      seen.add(packet.kind);
+      // Bytes sent before our answer cannot have been meant for a plaintext session (CVE-2021-23214).
+      if (reader.buffered > 0) {
+        throw new StartupError(
+          SqlState.ProtocolViolation,
+          `received unencrypted data after ${packet.kind.toUpperCase()} request`,
+        );
+      }
+      socket.write(NO);
+      packet = await reader.startupPacket();
+    }
+    if (packet.kind === 'cancel') {
+      const client = this.byProcessId.get(packet.processId);
+      if (client && packet.secretKey.length === 4 && packet.secretKey.readInt32BE(0) === client.secretKey) {
+        this.options.onCancel?.(client);
+      }
+      socket.destroy();
+      return null;
+    }
+    if (this.draining) throw new Refusal(SqlState.CannotConnectNow, 'the database system is shutting down');
+    if (this.admitted >= this.options.maxClients) {
+      throw new Refusal(
+        SqlState.TooManyConnections,
+        `sorry, too many clients already (WIRE_MAX_CLIENTS=${this.options.maxClients})`,
+      );
+    }
+    admit();
+    if (packet.minor > 0 || packet.protocolOptions.length > 0) {
+      socket.write(negotiateProtocolVersion(0, packet.protocolOptions));
+    }
+    const parameters = packet.parameters;
+    const user = parameters.user;
+    if (!user)
+      throw new Refusal(
+        SqlState.InvalidAuthorizationSpecification,
+        'no PostgreSQL user name specified in startup packet',
+      );
+    const replication = parameters.replication?.toLowerCase();
+    if (replication !== undefined && !['false', 'off', 'no', '0'].includes(replication)) {
+      throw new Refusal(
+        SqlState.FeatureNotSupported,
+        'replication connections are not supported by poolpilot',
+      );
+    }
+    const database = parameters.database || user;
+
+    if (this.options.users.size === 0) {
+      if (!isLoopbackAddress(socket.remoteAddress)) {
+        throw new Refusal(
+          SqlState.InvalidAuthorizationSpecification,
+          'no WIRE_USERS are configured: only loopback clients are accepted',
+        );
+      }
+      socket.write(authenticationOk);
+    } else {
+      await this.authenticate(socket, reader, user);
+    }
+
+    const consoleRole = this.consoleRole(user);
+    const console = CONSOLE_DATABASES.includes(database);
+    if (console) {
+      if (!this.options.admin) {
+        throw new Refusal(
+          SqlState.FeatureNotSupported,
+          `the admin console (database "${database}") is not available in this version of poolpilot`,
+        );
+      }
+      if (!consoleRole) {
+        throw new Refusal(
+          SqlState.InsufficientPrivilege,
+          `user "${user}" may not use the admin console: list it in WIRE_ADMIN_USERS or WIRE_STATS_USERS`,
+        );
+      }
+    } else if (database !== this.options.database) {
+      throw new Refusal(SqlState.InvalidCatalogName, `database "${database}" does not exist`, {
+        hint: `This poolpilot serves database "${this.options.database}".`,
+      });
+    }
+
+    const client = new WireClient({
+      socket,
+      user,
+      database,
+      parameters,
+      ...this.newKey(),
+      consoleRole,
+    });
+    const status = { ...this.options.parameters({ user, database, parameters }) };
+    if (parameters.application_name !== undefined) status.application_name = parameters.application_name;
+    socket.cork();
+    for (const [name, value] of Object.entries(status)) socket.write(parameterStatus(name, value));
+    socket.write(backendKeyData(client.processId, client.secretKey));
+    socket.write(readyForQuery('I'));
+    process.nextTick(() => socket.uncork());
+    return { client, pipelined: reader.detach() };
+  }
+
+  private async authenticate(socket: Socket, reader: HandshakeReader, user: string): Promise<void> {
+    const verifier = this.options.users.get(user) ?? null;
+    const exchange = new ScramExchange(user, verifier);
+    socket.write(authenticationSasl([SCRAM_MECHANISM]));
+    const initial = await reader.message(MAX_AUTH_MESSAGE_BYTES);
+    if (initial.type !== Frontend.Password) {
+      throw new ScramProtocolError(`expected SASL response, got message type ${initial.type}`);
+    }
+    const { mechanism, data } = parseSaslInitialResponse(initial.body);
+    if (mechanism !== SCRAM_MECHANISM) {
+      throw new ScramProtocolError(`client selected an invalid SASL authentication mechanism: ${mechanism}`);
+    }
+    socket.write(authenticationSaslContinue(exchange.start(data)));
+    const response = await reader.message(MAX_AUTH_MESSAGE_BYTES);
+    if (response.type !== Frontend.Password) {
+      throw new ScramProtocolError(`expected SASL response, got message type ${response.type}`);
+    }
+    const serverFinal = exchange.finish(response.body.toString('utf8'));
+    if (serverFinal === null) {
+      // Same answer for an unknown user and a wrong password.
+      throw new Refusal(SqlState.InvalidPassword, `password authentication failed for user "${user}"`);
+    }
+    socket.write(authenticationSaslFinal(serverFinal));
+    socket.write(authenticationOk);
+  }
+
+  private consoleRole(user: string): ConsoleRole {
+    if (this.options.users.size === 0) return 'admin';
+    if (this.options.adminUsers?.includes(user)) return 'admin';
+    if (this.options.statsUsers?.includes(user)) return 'stats';
+    return null;
+  }
+
+  private newKey(): { processId: number; secretKey: number } {
+    let processId: number;
+    do processId = randomInt(1, 2 ** 31 - 1);
+    while (this.byProcessId.has(processId));
+    return { processId, secretKey: randomBytes(4).readInt32BE(0) };
+  }
+
+  /** Registers the client and switches its socket to framed messages for its handler. */
+  private start(client: WireClient, pipelined: Buffer): void {
+    const socket = client.socket;
+    if (socket.destroyed) return;
+    this.byProcessId.set(client.processId, client);
+    const handler = CONSOLE_DATABASES.includes(client.database) ? this.options.admin! : this.options.handler;
+    const session = handler.attach(client);
+    client.session = session;
+    const reader = new FrameReader(this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    const onMessage = (type: number, body: Buffer, frame: Buffer) => session.message(type, body, frame);
+    const feed = (chunk: Buffer) => {
+      try {
+        reader.feed(chunk, onMessage);
+      } catch (error) {
+        socket.off('data', feed);
+        if (error instanceof FrameError) {
+          client.fatal(error.sqlstate, error.message);
+        } else {
+          this.log.error({ err: error, client: client.id }, 'wire client handler failed');
+          client.fatal(SqlState.InternalError, 'internal error');
+        }
+      }
+    };
+    socket.once('close', () => {
+      this.byProcessId.delete(client.processId);
+      session.closed();
+    });
+    socket.on('data', feed);
+    if (pipelined.length > 0) feed(pipelined);
+  }
+}
+
+/** A refusal with a SQLSTATE, sent as FATAL before closing. */
+class Refusal extends Error {
+  readonly sqlstate: string;
+  readonly extra: { hint?: string };
+  constructor(sqlstate: string, message: string, extra: { hint?: string } = {}) {
+    super(message);
+    this.sqlstate = sqlstate;
+    this.extra = extra;
+  }
+}
+
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  if (address === '::1') return true;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return net.isIPv4(v4) && v4.startsWith('127.');
+}
