@@ -1,6 +1,7 @@
 import { type Config, ConfigError, type DatabaseConnection, loadConfig } from '../config/index.js';
 import { Poolpilot } from '../core/index.js';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from '../embedded/index.js';
+import { WireSurface } from '../wire/wire-surface.js';
 import { createApp } from './app.js';
 import { createLogger, logOptimizations, logSlowStatements } from './logger.js';
 import { shutdown } from './shutdown.js';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
 
   const poolpilot = new Poolpilot({ config, primary, embedded: embedded !== null, log });
   const app = createApp(poolpilot, log);
+  const wire = config.wire.port > 0 ? new WireSurface(poolpilot, config.wire, log) : null;
   const stopSlowLog = logSlowStatements(poolpilot, log, config.logSlowStatementMs);
   const stopOptimizationLog = logOptimizations(poolpilot, log);
   let stopping = false;
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
     }, config.shutdownGraceMs + 30_000);
     deadline.unref();
     try {
+      await wire?.drain(config.shutdownGraceMs);
       await shutdown({ app, poolpilot, embedded, log, graceMs: config.shutdownGraceMs, signal });
       process.exit(0);
     } catch (error) {
@@ -83,6 +86,10 @@ async function main(): Promise<void> {
   try {
     await poolpilot.start();
     const address = await app.listen(config.port, config.host);
+    if (wire) {
+      const wireAddress = await wire.listen();
+      log.info({ host: wireAddress.address, port: wireAddress.port }, 'wire front listening');
+    }
     const state = poolpilot.poolState();
     log.info(
       {

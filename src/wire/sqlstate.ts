@@ -36,6 +36,7 @@ export const SQLSTATE_BY_CODE: Readonly<Record<ErrorCode, string>> = {
   DB_UNAVAILABLE: SqlState.ConnectionFailure,
   OPTIMIZATION_NOT_FOUND: SqlState.UndefinedObject,
   INTERNAL: SqlState.InternalError,
+  CANCELLED: SqlState.QueryCanceled,
 };
 
 /**
@@ -58,5 +59,6 @@ export function errorFieldsFor(error: unknown, severity: Severity = 'ERROR'): Er
     detail: `poolpilot code ${error.code}`,
   };
   if (typeof error.details.position === 'number') fields.position = error.details.position;
+  if (typeof error.details.hint === 'string') fields.hint = error.details.hint;
   return fields;
 }

@@ -1,0 +1,341 @@
+import type { Analysis } from '../core/analyzer/index.js';
+import { ErrorCode, PoolpilotError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { ForwardChannel, Forwarder, TransactionStatus } from '../core/pool/index.js';
+import type { Poolpilot } from '../core/poolpilot.js';
+import type { Placement, Session } from '../core/session/index.js';
+import { errorResponse, noticeResponse, readyForQuery } from './backend-messages.js';
+import type { ClientHandler, ClientSession, WireClient } from './client.js';
+import { Frontend } from './protocol.js';
+import { errorFieldsFor, SqlState } from './sqlstate.js';
+import { TransactionMode } from './transaction-mode.js';
+
+/**
+ * Transaction pooling for wire clients: a client holds a server connection from the first
+ * message of a unit of work (a transaction, or one statement outside of one) until the server
+ * reports ReadyForQuery idle with nothing outstanding, and nothing in between. Each unit is
+ * placed by the same analyzer and router as executeQuery; its messages pass through as they came
+ * and the server's replies go back as they arrive, with backpressure both ways.
+ */
+export class WireProxy implements ClientHandler {
+  readonly #poolpilot: Poolpilot;
+  readonly #log: Logger;
+  readonly #sessions = new Map<WireClient, ProxySession>();
+
+  constructor(poolpilot: Poolpilot, log: Logger) {
+    this.#poolpilot = poolpilot;
+    this.#log = log;
+  }
+
+  attach(client: WireClient): ClientSession {
+    const session = new ProxySession(client, this.#poolpilot.session(), this.#log, () =>
+      this.#sessions.delete(client),
+    );
+    this.#sessions.set(client, session);
+    return session;
+  }
+
+  /** A CancelRequest with this client's key: cancel what its server connection runs, if any. */
+  cancel(client: WireClient): void {
+    this.#sessions.get(client)?.cancel();
+  }
+
+  /** Connected clients and what each is doing, for the control plane. */
+  sessions(): IterableIterator<ProxySession> {
+    return this.#sessions.values();
+  }
+}
+
+interface Pending {
+  type: number;
+  body: Buffer;
+  frame: Buffer;
+}
+
+/** One wire client's side of transaction pooling. */
+export class ProxySession implements ClientSession {
+  readonly client: WireClient;
+  readonly #session: Session;
+  readonly #log: Logger;
+  readonly #onClosed: () => void;
+  readonly #mode: TransactionMode;
+  #placement: Placement | null = null;
+  #channel: ForwardChannel | null = null;
+  /** Messages that arrived while a connection was being found, in order. */
+  #backlog: Pending[] | null = null;
+  /** Queries and Syncs sent whose ReadyForQuery has not come back yet. */
+  #outstanding = 0;
+  /** After an error poolpilot raised in an extended-protocol batch: skip to its Sync, as the server does. */
+  #skipToSync = false;
+  /** The last Parse of the unnamed statement, sent again when its Bind lands on another connection. */
+  #unnamedParse: { sql: string; frame: Buffer } | null = null;
+  /** Bookkeeping of the unit of work under way: what it wrote, and analyses still being made. */
+  #wrote = false;
+  readonly #tables: string[] = [];
+  readonly #judging: Promise<void>[] = [];
+  #closed = false;
+  /** When the current unit of work started and when it got its connection (for the control plane). */
+  unitStartedAt: number | null = null;
+  waitingSince: number | null = null;
+
+  constructor(client: WireClient, session: Session, log: Logger, onClosed: () => void) {
+    this.client = client;
+    this.#session = session;
+    this.#log = log;
+    this.#onClosed = onClosed;
+    this.#mode = new TransactionMode(client.parameters);
+    client.socket.on('drain', () => this.#channel?.resume());
+  }
+
+  /** Where the client's connection is now: its target, or null between units of work. */
+  get target(): string | null {
+    return this.#placement?.route.target ?? null;
+  }
+
+  busy(): boolean {
+    return this.#placement !== null || this.#backlog !== null;
+  }
+
+  cancel(): void {
+    void this.#placement?.lease.cancel();
+  }
+
+  message(type: number, body: Buffer, frame: Buffer): void {
+    if (this.#backlog) {
+      this.#backlog.push({ type, body, frame });
+      return;
+    }
+    this.#handle(type, body, frame);
+  }
+
+  closed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#backlog = null;
+    const placement = this.#placement;
+    if (placement) {
+      // Mid-statement, the connection's state is unknown: close it. Idle in a transaction, the
+      // pool rolls it back and resets it.
+      if (this.#outstanding > 0) placement.lease.markBroken();
+      this.#finish(false);
+    }
+    void this.#session.close();
+    this.#onClosed();
+  }
+
+  #handle(type: number, body: Buffer, frame: Buffer): void {
+    if (this.#skipToSync) {
+      if (type === Frontend.Sync) {
+        this.#skipToSync = false;
+        this.client.send(readyForQuery('I'));
+      }
+      return;
+    }
+    switch (type) {
+      case Frontend.Terminate:
+        this.client.socket.end();
+        return;
+      case Frontend.Query: {
+        const sql = cString(body, 0);
+        if (this.#channel) return this.#forward(frame, sql, true);
+        return this.#start(sql, frame, 'simple');
+      }
+      case Frontend.Parse: {
+        const nameEnd = body.indexOf(0);
+        const name = body.toString('utf8', 0, nameEnd);
+        const sql = cString(body, nameEnd + 1);
+        if (name === '') this.#unnamedParse = { sql, frame: Buffer.from(frame) };
+        if (this.#channel) {
+          this.#channel.clientParse();
+          return this.#forward(frame, sql, false);
+        }
+        return this.#start(sql, frame, 'extended');
+      }
+      case Frontend.Sync:
+        if (!this.#channel) {
+          // Nothing is open: the answer is known without a server.
+          this.client.send(readyForQuery('I'));
+          return;
+        }
+        this.#outstanding += 1;
+        this.#channel.write(frame);
+        return;
+      case Frontend.Bind:
+      case Frontend.Describe:
+      case Frontend.Execute:
+      case Frontend.Close:
+      case Frontend.Flush:
+        if (this.#channel) {
+          this.#channel.write(frame);
+          return;
+        }
+        // A statement parsed in an earlier unit of work: found again by its text, parsed again
+        // on the connection this unit lands on (its ParseComplete is not the client's).
+        return this.#start(this.#unnamedParse?.sql ?? null, frame, 'extended', this.#unnamedParse?.frame);
+      case Frontend.CopyData:
+      case Frontend.CopyDone:
+      case Frontend.CopyFail:
+        this.#channel?.write(frame);
+        return;
+      default:
+        if (this.#channel) {
+          this.#channel.write(frame);
+          return;
+        }
+        return this.#start(null, frame, type === Frontend.FunctionCall ? 'simple' : 'extended');
+    }
+  }
+
+  /** Sends a message within the unit of work under way, keeping its bookkeeping. */
+  #forward(frame: Buffer, sql: string, query: boolean): void {
+    if (query) this.#outstanding += 1;
+    this.#channel!.write(frame);
+    this.#note(this.#session.judge(sql));
+  }
+
+  /** Starts a unit of work: judge, refuse or place it, then send what came meanwhile. */
+  #start(sql: string | null, frame: Buffer, protocol: 'simple' | 'extended', inject?: Buffer): void {
+    this.#backlog = [];
+    this.waitingSince = performance.now();
+    this.client.socket.pause();
+    void this.#place(sql, frame, protocol, inject).finally(() => {
+      const backlog = this.#backlog ?? [];
+      this.#backlog = null;
+      this.waitingSince = null;
+      if (this.#closed) return;
+      for (const m of backlog) {
+        // A message replayed here may start another unit of work: the rest wait for it.
+        const waiting = this.#backlog as Pending[] | null;
+        if (waiting) waiting.push(m);
+        else this.#handle(m.type, m.body, m.frame);
+      }
+      if (!this.#backlog) this.client.socket.resume();
+    });
+  }
+
+  async #place(
+    sql: string | null,
+    frame: Buffer,
+    protocol: 'simple' | 'extended',
+    inject: Buffer | undefined,
+  ): Promise<void> {
+    const analysis = sql === null ? null : await this.#session.judge(sql);
+    const refusal = analysis ? this.#mode.refusal(analysis, sql ?? '') : null;
+    if (refusal) return this.#refuse(refusal, protocol);
+    let placement: Placement;
+    try {
+      placement = await this.#session.place(analysis, sql ?? '');
+    } catch (error) {
+      return this.#refuse(error, protocol);
+    }
+    if (this.#closed) {
+      this.#session.finish(placement, { ok: false, wrote: false, tables: [] });
+      return;
+    }
+    this.#placement = placement;
+    this.unitStartedAt = performance.now();
+    this.#wrote = false;
+    this.#tables.length = 0;
+    this.#record(analysis);
+    const channel = placement.lease.forward(this.#forwarder(placement));
+    this.#channel = channel;
+    const settings = this.#mode.settingsFor(placement.lease);
+    if (settings) {
+      placement.lease.markDirty();
+      channel.inject(settings, 'exchange');
+    }
+    if (inject) channel.inject(inject, 'parse');
+    if (frame[0] === Frontend.Query) this.#outstanding += 1;
+    if (frame[0] === Frontend.Parse) channel.clientParse();
+    if (frame[0] === Frontend.Sync) this.#outstanding += 1;
+    channel.write(frame);
+    if (analysis && sql !== null) this.#mode.sent(analysis, sql);
+  }
+
+  #forwarder(placement: Placement): Forwarder {
+    return {
+      data: (bytes) => this.client.send(bytes),
+      ready: (status) => this.#ready(placement, status),
+      injectedError: (error) => {
+        this.client.send(
+          noticeResponse({
+            severity: 'WARNING',
+            code: SqlState.InvalidParameterValue,
+            message: `poolpilot could not restore a setting of this session: ${error.message}`,
+          }),
+        );
+      },
+      closed: (error) => {
+        if (this.#placement !== placement) return;
+        this.#log.warn(
+          { err: error, target: placement.route.target },
+          'server connection lost under a wire client',
+        );
+        this.#finish(false);
+        // The client's protocol state is unknown: it must reconnect, never see a truncated success.
+        this.client.fatal(
+          SqlState.ConnectionFailure,
+          `${placement.route.target} is unavailable: ${error.message}`,
+        );
+      },
+    };
+  }
+
+  #ready(placement: Placement, status: TransactionStatus): void {
+    if (this.#placement !== placement) return;
+    this.#outstanding = Math.max(0, this.#outstanding - 1);
+    if (this.#outstanding > 0 || status !== 'I') return;
+    this.#finish(true);
+  }
+
+  #finish(ok: boolean): void {
+    const placement = this.#placement;
+    if (!placement) return;
+    this.#placement = null;
+    this.#channel?.detach();
+    this.#channel = null;
+    this.#outstanding = 0;
+    this.unitStartedAt = null;
+    const tables = [...this.#tables];
+    const judging = this.#judging.splice(0);
+    const finish = () => {
+      this.#mode.finished(ok);
+      this.#session.finish(placement, { ok, wrote: this.#wrote, tables });
+    };
+    if (judging.length === 0) finish();
+    else void Promise.all(judging).then(finish);
+  }
+
+  /** Keeps what a statement of the unit may have done, once its analysis is in. */
+  #note(judged: Promise<Analysis | null>): void {
+    const done = judged.then((analysis) => {
+      this.#record(analysis);
+      if (analysis === null || analysis.sessionState || analysis.writes !== false || analysis.parseError)
+        this.#placement?.lease.markDirty();
+    });
+    this.#judging.push(done);
+  }
+
+  #record(analysis: Analysis | null): void {
+    if (analysis === null || analysis.writes !== false) {
+      this.#wrote = true;
+      if (analysis) this.#tables.push(...analysis.tables);
+    }
+  }
+
+  /** Answers a refused unit of work as the server would answer an error in it. */
+  #refuse(error: unknown, protocol: 'simple' | 'extended'): void {
+    const fields =
+      error instanceof PoolpilotError || !(error instanceof Error)
+        ? errorFieldsFor(error)
+        : errorFieldsFor(new PoolpilotError(ErrorCode.Internal, error.message));
+    this.client.send(errorResponse(fields));
+    if (protocol === 'simple') this.client.send(readyForQuery('I'));
+    else this.#skipToSync = true;
+  }
+}
+
+function cString(body: Buffer, offset: number): string {
+  const end = body.indexOf(0, offset);
+  return body.toString('utf8', offset, end === -1 ? body.length : end);
+}

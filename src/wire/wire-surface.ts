@@ -1,0 +1,92 @@
+import type { AddressInfo } from 'node:net';
+import type { WireConfig } from '../config/index.js';
+import type { Logger } from '../core/logger.js';
+import type { Poolpilot } from '../core/poolpilot.js';
+import { WireListener } from './listener.js';
+import { WireProxy } from './proxy.js';
+import { verifierMap } from './scram-verifier.js';
+
+/** What a client is told of the server at startup, whatever connection it later lands on. */
+const REPORTED = [
+  'server_version',
+  'server_encoding',
+  'client_encoding',
+  'DateStyle',
+  'IntervalStyle',
+  'TimeZone',
+  'integer_datetimes',
+  'standard_conforming_strings',
+  'is_superuser',
+  'session_authorization',
+  'in_hot_standby',
+];
+
+/**
+ * The PostgreSQL wire-protocol front as one surface of the service: the listener (startup and
+ * authentication) in front of the proxy (transaction pooling on the core's pools).
+ */
+export class WireSurface {
+  readonly name = 'wire';
+  readonly proxy: WireProxy;
+  readonly listener: WireListener;
+  readonly #config: WireConfig;
+  readonly #poolpilot: Poolpilot;
+  /** The primary's own ParameterStatus values, read from a pooled connection once it is up. */
+  #server: Record<string, string> = {};
+
+  constructor(poolpilot: Poolpilot, config: WireConfig, log: Logger) {
+    this.#config = config;
+    this.#poolpilot = poolpilot;
+    this.proxy = new WireProxy(poolpilot, log);
+    const database = poolpilot.cluster.primary.spec.endpoint.database;
+    this.listener = new WireListener({
+      database,
+      users: verifierMap(config.users),
+      adminUsers: config.adminUsers,
+      statsUsers: config.statsUsers,
+      maxClients: config.maxClients,
+      handler: this.proxy,
+      parameters: ({ parameters }) => {
+        const values: Record<string, string> = { ...this.#server };
+        // The client's own settings are set on every connection it uses, so it sees them.
+        for (const name of ['client_encoding', 'DateStyle', 'IntervalStyle', 'TimeZone']) {
+          const own = Object.entries(parameters).find(([k]) => k.toLowerCase() === name.toLowerCase());
+          if (own) values[name] = own[1];
+        }
+        values.application_name = parameters.application_name ?? '';
+        values.is_superuser = 'off';
+        return values;
+      },
+      onCancel: (client) => this.proxy.cancel(client),
+      log: log.child({ component: 'wire' }),
+    });
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await this.#readServerParameters();
+    return this.listener.listen(this.#config.port, this.#config.host);
+  }
+
+  drain(graceMs: number): Promise<void> {
+    return this.listener.drain(graceMs);
+  }
+
+  close(): Promise<void> {
+    return this.listener.close();
+  }
+
+  async #readServerParameters(): Promise<void> {
+    const lease = await this.#poolpilot.cluster.primary.pool.acquire().catch(() => null);
+    if (!lease) return;
+    try {
+      const values: Record<string, string> = {};
+      for (const name of REPORTED) {
+        const value = lease.parameter(name);
+        if (value !== undefined) values[name] = value;
+      }
+      this.#server = values;
+    } finally {
+      lease.release();
+    }
+  }
+}
