@@ -351,13 +351,22 @@ describe('REST endpoints of the guide under /api', () => {
       expect(await notes()).toBe(before);
     });
 
-    it("lets a page of the service's own origin call", async () => {
-      const res = await call('POST', '/api/query/analyze', {
-        role: 'viewer',
-        body: { query: 'SELECT 1' },
-        headers: { origin: server.pp.url },
-      });
-      expect(res.status).toBe(200);
+    it("lets a page of the service's own host call, and no other", async () => {
+      const own = new URL(server.pp.url);
+      // https: the page as a TLS-terminating proxy in front serves it.
+      for (const origin of [server.pp.url, `https://${own.host}`]) {
+        const res = await call('POST', '/api/query/analyze', {
+          role: 'viewer',
+          body: { query: 'SELECT 1' },
+          headers: { origin },
+        });
+        expect(res.status, origin).toBe(200);
+      }
+      for (const origin of [`http://${own.hostname}:1`, 'http://localhost.evil.example', 'null']) {
+        const res = await call('GET', '/api/pool/stats', { role: 'viewer', headers: { origin } });
+        expect(res.status, origin).toBe(403);
+        expect(res.json.code).toBe('FORBIDDEN');
+      }
     });
   });
 

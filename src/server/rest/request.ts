@@ -21,13 +21,21 @@ export class RestRefusal extends Error {
  */
 export function checkOrigin(request: Request, url: URL, allowedOrigins: readonly string[]): void {
   const origin = request.headers.get('origin');
-  if (origin === null) return;
-  const own = `${url.protocol}//${request.headers.get('host') ?? url.host}`;
-  if (origin === own || allowedOrigins.includes(origin)) return;
+  if (origin === null || allowedOrigins.includes(origin)) return;
+  // The host alone: behind a TLS-terminating proxy the page is https and this request http.
+  if (hostOf(origin) === (request.headers.get('host') ?? url.host)) return;
   throw new RestRefusal(
     ErrorCode.Forbidden,
     `cross-origin requests to ${url.pathname} are refused (Origin ${JSON.stringify(origin)} is not allowed)`,
   );
+}
+
+function hostOf(origin: string): string | null {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null;
+  }
 }
 
 /**
