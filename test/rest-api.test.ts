@@ -282,6 +282,19 @@ describe('REST endpoints of the guide under /api', () => {
       expect(operator.status).toBe(403);
       expect(operator.json.code).toBe('FORBIDDEN');
 
+      // Not read as false (which would apply for real): a body value must have the argument's type.
+      for (const dryRun of ['yes', 1, 'true']) {
+        const loose = await call('POST', '/api/pool/optimize/some-id', { role: 'admin', body: { dryRun } });
+        expect(loose.status, String(dryRun)).toBe(400);
+        expect(loose.json).toMatchObject({
+          code: 'BAD_USER_INPUT',
+          message: expect.stringContaining('dryRun'),
+        });
+      }
+      const notText = await call('POST', '/api/query/analyze', { role: 'viewer', body: { query: 42 } });
+      expect(notText.status).toBe(400);
+      expect(notText.json.code).toBe('BAD_USER_INPUT');
+
       const unknown = await call('POST', '/api/pool/optimize/no-such-id', {
         role: 'admin',
         body: { dryRun: true },

@@ -1,4 +1,4 @@
-import type { ExecutionArgs, GraphQLSchema } from 'graphql';
+import type { ExecutionArgs, GraphQLArgument, GraphQLSchema } from 'graphql';
 import type { Plugin, YogaInitialContext } from 'graphql-yoga';
 import { createSofa, createSofaRouter } from 'sofa-api';
 import { ErrorCode } from '../../core/index.js';
@@ -104,9 +104,9 @@ export function useRestApi(options: RestApiOptions): Plugin {
     route: RestRoute,
     pathParams: string[],
   ): Promise<Request> {
-    const argumentNames = fieldArguments(route).filter((name) => !pathParams.includes(name));
+    const args = fieldArguments(route).filter((a) => !pathParams.includes(a.name));
     if (route.method === 'GET') {
-      normalizeArguments(route, argumentNames, Object.fromEntries(url.searchParams), 'query string');
+      normalizeArguments(route, args, Object.fromEntries(url.searchParams), 'query string');
       return request;
     }
     if (url.search !== '') {
@@ -115,17 +115,17 @@ export function useRestApi(options: RestApiOptions): Plugin {
         'a POST takes its arguments from its JSON body, not the query string',
       );
     }
-    const body = normalizeArguments(route, argumentNames, await readJsonBody(request, maxBodyBytes), 'body');
+    const body = normalizeArguments(route, args, await readJsonBody(request, maxBodyBytes), 'body');
     const headers = new fetchAPI.Headers(request.headers);
     headers.delete('content-length');
     headers.set('content-type', 'application/json');
     return new fetchAPI.Request(request.url, { method: 'POST', headers, body: JSON.stringify(body) });
   }
 
-  function fieldArguments(route: RestRoute): string[] {
+  function fieldArguments(route: RestRoute): readonly GraphQLArgument[] {
     const [kind, name] = route.field.split('.') as ['Query' | 'Mutation', string];
     const root = kind === 'Query' ? schema.getQueryType() : schema.getMutationType();
-    return root!.getFields()[name]!.args.map((a) => a.name);
+    return root!.getFields()[name]!.args;
   }
 
   function unrouted(method: string, path: string): RestRefusal {

@@ -1,3 +1,4 @@
+import { coerceInputValue, type GraphQLArgument } from 'graphql';
 import { ErrorCode } from '../../core/index.js';
 import { BAD_REQUEST } from './errors.js';
 import type { RestRoute } from './routes.js';
@@ -104,11 +105,13 @@ async function readText(request: Request, maxBytes: number): Promise<string> {
 /**
  * The arguments a route accepts by name: the field's own, plus the guide's aliases. Unknown names
  * are refused rather than ignored, so a misspelt `{"qeury": ...}` says so instead of failing on a
- * missing argument. An alias and its argument together are ambiguous and refused too.
+ * missing argument; an alias and its argument together are ambiguous and refused too. Body values
+ * are checked against the argument types as GraphQL variables are (SOFA alone would read
+ * `{"dryRun": "yes"}` as false); query-string values are text and converted by SOFA.
  */
 export function normalizeArguments(
   route: RestRoute,
-  argumentNames: readonly string[],
+  args: readonly GraphQLArgument[],
   values: Record<string, unknown>,
   where: 'body' | 'query string',
 ): Record<string, unknown> {
@@ -116,8 +119,9 @@ export function normalizeArguments(
   const aliases = route.aliases ?? {};
   for (const [name, value] of Object.entries(values)) {
     const target = aliases[name] ?? name;
-    if (!argumentNames.includes(target)) {
-      const accepted = [...argumentNames, ...Object.keys(aliases)].sort();
+    const arg = args.find((a) => a.name === target);
+    if (!arg) {
+      const accepted = [...args.map((a) => a.name), ...Object.keys(aliases)].sort();
       throw new RestRefusal(
         ErrorCode.BadUserInput,
         `unknown ${where} field ${JSON.stringify(name)}; ${route.method} ${route.path} accepts ${accepted.map((n) => JSON.stringify(n)).join(', ') || 'none'}`,
@@ -128,6 +132,14 @@ export function normalizeArguments(
         ErrorCode.BadUserInput,
         `give ${JSON.stringify(target)} once (it has an alias: ${name})`,
       );
+    }
+    if (where === 'body') {
+      coerceInputValue(value, arg.type, (_path, _invalid, error) => {
+        throw new RestRefusal(
+          ErrorCode.BadUserInput,
+          `${JSON.stringify(name)} (${arg.type}): ${error.message}`,
+        );
+      });
     }
     out[target] = value;
   }
