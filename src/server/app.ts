@@ -45,6 +45,8 @@ export function createApp(poolpilot: Poolpilot, log: Logger): App {
     if ((req.method === 'GET' || req.method === 'HEAD') && (await serveGraphiQLAsset(pathname, res, req)))
       return;
     if ((req.method === 'GET' || req.method === 'HEAD') && (await serveDashboard(pathname, req, res))) return;
+    // The guide's GET /info is the REST route /api/info.
+    if (req.method === 'GET' && pathname === '/info') req.url = `/api${req.url}`;
     if (pathname === '/') {
       res.writeHead(302, { location: '/graphql' });
       res.end();

@@ -1,12 +1,13 @@
 import { ServerResponse } from 'node:http';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import type { Poolpilot } from '../core/index.js';
+import { type Poolpilot, VERSION } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
 import type { Context, Viewer } from '../graphql/context.js';
 import { toGraphQLError } from '../graphql/errors.js';
 import { schema } from '../graphql/schema.js';
 import { renderLocalGraphiQL } from './graphiql.js';
 import { useOperationLimits } from './limits.js';
+import { useRestApi } from './rest/api.js';
 
 /** What the transport hands Yoga: HTTP gives the request; WebSocket the viewer resolved at connection_init. */
 export interface ServerContext {
@@ -42,7 +43,17 @@ function clientGoneSignal(res: unknown): AbortSignal | undefined {
 export function createPoolpilotYoga({ poolpilot, authenticate, log, plugins = [] }: YogaOptions): Yoga {
   return createYoga<ServerContext, Context>({
     schema,
-    plugins: [...useOperationLimits(), ...plugins],
+    plugins: [
+      useRestApi({
+        schema,
+        // The largest SQL text, JSON-escaped, with room for parameters.
+        maxBodyBytes: 2 * poolpilot.config.execute.maxSqlBytes + 65_536,
+        version: VERSION,
+        log,
+      }),
+      ...useOperationLimits(),
+      ...plugins,
+    ],
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: { title: 'poolpilot', subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY },
