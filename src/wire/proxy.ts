@@ -137,8 +137,12 @@ export class ProxySession implements ClientSession {
         return;
       case Frontend.Query: {
         const sql = cString(body, 0);
-        if (this.#channel) return this.#forward(frame, sql, true);
-        return this.#start(sql, frame, 'simple');
+        if (this.#channel) {
+          this.#forward(frame, sql, true);
+          return;
+        }
+        this.#start(sql, frame, 'simple');
+        return;
       }
       case Frontend.Parse: {
         const nameEnd = body.indexOf(0);
@@ -147,9 +151,11 @@ export class ProxySession implements ClientSession {
         if (name === '') this.#unnamedParse = { sql, frame: Buffer.from(frame) };
         if (this.#channel) {
           this.#channel.clientParse();
-          return this.#forward(frame, sql, false);
+          this.#forward(frame, sql, false);
+          return;
         }
-        return this.#start(sql, frame, 'extended');
+        this.#start(sql, frame, 'extended');
+        return;
       }
       case Frontend.Sync:
         if (!this.#channel) {
@@ -171,7 +177,8 @@ export class ProxySession implements ClientSession {
         }
         // A statement parsed in an earlier unit of work: found again by its text, parsed again
         // on the connection this unit lands on (its ParseComplete is not the client's).
-        return this.#start(this.#unnamedParse?.sql ?? null, frame, 'extended', this.#unnamedParse?.frame);
+        this.#start(this.#unnamedParse?.sql ?? null, frame, 'extended', this.#unnamedParse?.frame);
+        return;
       case Frontend.CopyData:
       case Frontend.CopyDone:
       case Frontend.CopyFail:
@@ -182,7 +189,8 @@ export class ProxySession implements ClientSession {
           this.#channel.write(frame);
           return;
         }
-        return this.#start(null, frame, type === Frontend.FunctionCall ? 'simple' : 'extended');
+        this.#start(null, frame, type === Frontend.FunctionCall ? 'simple' : 'extended');
+        return;
     }
   }
 
