@@ -6,6 +6,7 @@ import { Audit } from './audit/index.js';
 import { Insights, QueryObservations } from './insights/index.js';
 import type { Logger } from './logger.js';
 import { Optimizer } from './optimizer/index.js';
+import { ClientRegistry } from './clients/index.js';
 import { Cluster, type ClusterState, type TargetSpec } from './pool/index.js';
 import { ComplexQueue } from './queue/index.js';
 import { ReadYourWrites, Router, WalPosition } from './router/index.js';
@@ -55,6 +56,8 @@ export class Poolpilot {
   readonly analyzer: Analyzer;
   readonly router: Router;
   readonly queue: ComplexQueue;
+  /** Clients connected through the wire front, and the traffic per target. */
+  readonly clients = new ClientRegistry();
   /** What every session shares: the pools, analyzer, router and queue, and the caps. */
   readonly #sessions: SessionDeps;
   readonly #executed = new Set<(result: ExecuteResult, sql: string) => void>();

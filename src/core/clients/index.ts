@@ -1,0 +1,8 @@
+export {
+  type ClientInfo,
+  ClientRecord,
+  ClientRegistry,
+  type ClientState,
+  type ClientSummary,
+  type TrafficCounters,
+} from './client-registry.js';
