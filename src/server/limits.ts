@@ -1,5 +1,7 @@
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
+import { GraphQLError, Kind, type SelectionSetNode, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { ErrorCode } from '../core/index.js';
 import { useBadUserInputCodes } from '../graphql/errors.js';
 
 /**
@@ -14,7 +16,55 @@ export const OPERATION_LIMITS = {
   maxTokens: 5_000,
   maxDirectives: 50,
   maxCost: 10_000,
+  /** executeQuery, executeTransaction and analyzeQuery fields in one operation (they run one after another). */
+  maxStatementFields: 10,
 } as const;
+
+/** The root fields that send SQL (or an EXPLAIN of it) to the database. */
+export const STATEMENT_FIELDS: readonly string[] = ['executeQuery', 'executeTransaction', 'analyzeQuery'];
+
+/**
+ * A mutation's root fields run one after another, so a request with hundreds of aliased
+ * executeQuery fields holds its caller's place for as long as all of them take. Counted through
+ * fragments, so spreading one fragment many times counts each spread.
+ */
+export function statementFieldLimit(max: number): ValidationRule {
+  return (context) => ({
+    OperationDefinition(operation) {
+      // Per fragment once (memoised), so nested spreads cannot make the count itself expensive;
+      // a cycle (refused by another rule) counts as nothing.
+      const perFragment = new Map<string, number>();
+      const count = (set: SelectionSetNode): number => {
+        let n = 0;
+        for (const selection of set.selections) {
+          if (selection.kind === Kind.FIELD) {
+            if (STATEMENT_FIELDS.includes(selection.name.value)) n += 1;
+          } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+            n += count(selection.selectionSet);
+          } else {
+            const name = selection.name.value;
+            if (!perFragment.has(name)) {
+              perFragment.set(name, 0);
+              const fragment = context.getFragment(name);
+              perFragment.set(name, fragment ? count(fragment.selectionSet) : 0);
+            }
+            n += perFragment.get(name)!;
+          }
+        }
+        return n;
+      };
+      const n = count(operation.selectionSet);
+      if (n > max) {
+        context.reportError(
+          new GraphQLError(
+            `at most ${max} ${STATEMENT_FIELDS.join('/')} fields per operation; got ${n} (send the rest in another request)`,
+            { nodes: [operation], extensions: { code: ErrorCode.BadUserInput, limit: max } },
+          ),
+        );
+      }
+    },
+  });
+}
 
 export function useOperationLimits(): Plugin[] {
   const armor = new EnvelopArmor({
@@ -25,5 +75,9 @@ export function useOperationLimits(): Plugin[] {
     costLimit: { maxCost: OPERATION_LIMITS.maxCost, ignoreIntrospection: true },
     blockFieldSuggestion: { enabled: false },
   });
-  return [...(armor.protect().plugins as Plugin[]), useBadUserInputCodes()];
+  const statementFields = statementFieldLimit(OPERATION_LIMITS.maxStatementFields);
+  const statementLimit: Plugin = {
+    onValidate: ({ addValidationRule }) => addValidationRule(statementFields),
+  };
+  return [...(armor.protect().plugins as Plugin[]), statementLimit, useBadUserInputCodes()];
 }

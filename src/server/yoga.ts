@@ -7,6 +7,7 @@ import { toGraphQLError } from '../graphql/errors.js';
 import { schema } from '../graphql/schema.js';
 import { renderLocalGraphiQL } from './graphiql.js';
 import { useOperationLimits } from './limits.js';
+import { corsFor, type OriginPolicy, useOriginPolicy } from './origin.js';
 
 /** What the transport hands Yoga: HTTP gives the request; WebSocket the viewer resolved at connection_init. */
 export interface ServerContext {
@@ -20,6 +21,8 @@ export interface YogaOptions {
   poolpilot: Poolpilot;
   authenticate: (authorization: string | null | undefined) => Viewer;
   log: Logger;
+  /** Which origins may call (CORS_ORIGINS, same origin) and what a POST body may be. */
+  originPolicy: OriginPolicy;
   /** Extra envelop plugins (metrics); they see HTTP and WebSocket operations alike. */
   plugins?: Plugin[];
 }
@@ -39,10 +42,18 @@ function clientGoneSignal(res: unknown): AbortSignal | undefined {
   return controller.signal;
 }
 
-export function createPoolpilotYoga({ poolpilot, authenticate, log, plugins = [] }: YogaOptions): Yoga {
+export function createPoolpilotYoga({
+  poolpilot,
+  authenticate,
+  log,
+  originPolicy,
+  plugins = [],
+}: YogaOptions): Yoga {
   return createYoga<ServerContext, Context>({
     schema,
-    plugins: [...useOperationLimits(), ...plugins],
+    plugins: [useOriginPolicy(originPolicy), ...useOperationLimits(), ...plugins],
+    // Yoga's default echoes any Origin with credentials allowed: only listed origins get CORS.
+    cors: corsFor(originPolicy),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: { title: 'poolpilot', subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY },

@@ -24,8 +24,43 @@ export function checkMaxRows(maxRows: number | undefined | null, limit: number):
   return maxRows;
 }
 
+/**
+ * PostgreSQL's protocol ends strings at a NUL byte, and so does the parser (it would judge only
+ * the text before it), while the server refuses the whole message: a NUL is the caller's mistake,
+ * not a database failure. Checked in parameters too, however deeply nested in a JSON value.
+ */
+export function checkNulBytes(sql: string, params: readonly unknown[]): void {
+  const at = sql.indexOf('\0');
+  if (at !== -1) {
+    throw new PoolpilotError(
+      ErrorCode.BadUserInput,
+      `the SQL contains a NUL byte (character ${at + 1}); PostgreSQL does not accept NUL in statements`,
+      { details: { position: at + 1 } },
+    );
+  }
+  params.forEach((param, i) => {
+    if (containsNul(param)) {
+      throw new PoolpilotError(
+        ErrorCode.BadUserInput,
+        `parameter $${i + 1} contains a NUL byte; PostgreSQL does not accept NUL in text (send binary data as a bytea literal such as '\\x00')`,
+        { details: { parameter: i + 1 } },
+      );
+    }
+  });
+}
+
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (value === null || typeof value !== 'object' || depth > 64) return false;
+  for (const v of Array.isArray(value) ? value : Object.entries(value).flat()) {
+    if (containsNul(v, depth + 1)) return true;
+  }
+  return false;
+}
+
 /** What executeQuery/executeTransaction refuse before anything is sent. */
-export function checkStatement(analysis: Analysis, params: unknown[], operation: string): void {
+export function checkStatement(analysis: Analysis, params: unknown[], operation: string, sql = ''): void {
+  checkNulBytes(sql, params);
   if (analysis.parseError) return; // the primary reports the syntax error with its SQLSTATE and position
   if (analysis.statementCount > 1) {
     throw new PoolpilotError(
