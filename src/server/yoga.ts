@@ -7,6 +7,7 @@ import { toGraphQLError } from '../graphql/errors.js';
 import { schema } from '../graphql/schema.js';
 import { renderLocalGraphiQL } from './graphiql.js';
 import { useOperationLimits } from './limits.js';
+import { logOperationError } from './logger.js';
 import { corsFor, type OriginPolicy, useOriginPolicy } from './origin.js';
 
 /** What the transport hands Yoga: HTTP gives the request; WebSocket the viewer resolved at connection_init. */
@@ -68,7 +69,10 @@ export function createPoolpilotYoga({
       debug: (...args) => log.debug({ args }, 'yoga'),
       info: (...args) => log.info({ args }, 'yoga'),
       warn: (...args) => log.warn({ args }, 'yoga'),
-      error: (...args) => log.error({ args }, 'yoga'),
+      error: (...args) => {
+        if (args.length === 1 && args[0] instanceof Error) logOperationError(log, args[0]);
+        else log.error({ args }, 'yoga');
+      },
     },
   });
 }
