@@ -6,7 +6,8 @@ import { createTestDatabase, eventually, type TestDatabase } from './harness/dat
 import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
 
 const { primaryUrl } = inject('databases');
-const SUBSCRIPTIONS = 200;
+// WS_MAX_SUBSCRIPTIONS (default 100) operations per connection.
+const SUBSCRIPTIONS = 100;
 const QUERY = `subscription { poolUtilization(intervalMs: 250) {
   at seq intervalMs elapsedMs status
   total { total idle active waiting max utilization acquireWaitP95Ms queriesPerSecond queries errors }

@@ -25,39 +25,34 @@ export const STATEMENT_FIELDS: readonly string[] = ['executeQuery', 'executeTran
 
 /**
  * A mutation's root fields run one after another, so a request with hundreds of aliased
- * executeQuery fields holds its caller's place for as long as all of them take. Counted through
- * fragments, so spreading one fragment many times counts each spread.
+ * executeQuery fields holds its caller's place for as long as all of them take. Counted by
+ * response key through fragments: fields under one key are merged and run once.
  */
 export function statementFieldLimit(max: number): ValidationRule {
   return (context) => ({
     OperationDefinition(operation) {
-      // Per fragment once (memoised), so nested spreads cannot make the count itself expensive;
-      // a cycle (refused by another rule) counts as nothing.
-      const perFragment = new Map<string, number>();
-      const count = (set: SelectionSetNode): number => {
-        let n = 0;
+      const keys = new Set<string>();
+      const visited = new Set<string>();
+      const collect = (set: SelectionSetNode): void => {
         for (const selection of set.selections) {
           if (selection.kind === Kind.FIELD) {
-            if (STATEMENT_FIELDS.includes(selection.name.value)) n += 1;
-          } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-            n += count(selection.selectionSet);
-          } else {
-            const name = selection.name.value;
-            if (!perFragment.has(name)) {
-              perFragment.set(name, 0);
-              const fragment = context.getFragment(name);
-              perFragment.set(name, fragment ? count(fragment.selectionSet) : 0);
+            if (STATEMENT_FIELDS.includes(selection.name.value)) {
+              keys.add(selection.alias?.value ?? selection.name.value);
             }
-            n += perFragment.get(name)!;
+          } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+            collect(selection.selectionSet);
+          } else if (!visited.has(selection.name.value)) {
+            visited.add(selection.name.value);
+            const fragment = context.getFragment(selection.name.value);
+            if (fragment) collect(fragment.selectionSet);
           }
         }
-        return n;
       };
-      const n = count(operation.selectionSet);
-      if (n > max) {
+      collect(operation.selectionSet);
+      if (keys.size > max) {
         context.reportError(
           new GraphQLError(
-            `at most ${max} ${STATEMENT_FIELDS.join('/')} fields per operation; got ${n} (send the rest in another request)`,
+            `at most ${max} ${STATEMENT_FIELDS.join('/')} fields per operation; got ${keys.size} (send the rest in another request)`,
             { nodes: [operation], extensions: { code: ErrorCode.BadUserInput, limit: max } },
           ),
         );

@@ -25,19 +25,12 @@ export function checkMaxRows(maxRows: number | undefined | null, limit: number):
 }
 
 /**
- * PostgreSQL's protocol ends strings at a NUL byte, and so does the parser (it would judge only
- * the text before it), while the server refuses the whole message: a NUL is the caller's mistake,
- * not a database failure. Checked in parameters too, however deeply nested in a JSON value.
+ * PostgreSQL's protocol ends strings at a NUL byte while the server refuses the whole message, so
+ * a NUL in a text parameter is the caller's mistake, not a database failure. Checked in arrays
+ * too. (A NUL in the SQL is refused earlier, by the analyzer, whose
+ * parser would otherwise judge only the text before it.)
  */
-export function checkNulBytes(sql: string, params: readonly unknown[]): void {
-  const at = sql.indexOf('\0');
-  if (at !== -1) {
-    throw new PoolpilotError(
-      ErrorCode.BadUserInput,
-      `the SQL contains a NUL byte (character ${at + 1}); PostgreSQL does not accept NUL in statements`,
-      { details: { position: at + 1 } },
-    );
-  }
+export function checkNulBytes(params: readonly unknown[]): void {
   params.forEach((param, i) => {
     if (containsNul(param)) {
       throw new PoolpilotError(
@@ -49,18 +42,16 @@ export function checkNulBytes(sql: string, params: readonly unknown[]): void {
   });
 }
 
+/** Strings and arrays (sent as array literals) carry raw text; objects go as JSON, NUL escaped. */
 function containsNul(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return value.includes('\0');
-  if (value === null || typeof value !== 'object' || depth > 64) return false;
-  for (const v of Array.isArray(value) ? value : Object.entries(value).flat()) {
-    if (containsNul(v, depth + 1)) return true;
-  }
-  return false;
+  if (!Array.isArray(value) || depth > 64) return false;
+  return value.some((v) => containsNul(v, depth + 1));
 }
 
 /** What executeQuery/executeTransaction refuse before anything is sent. */
-export function checkStatement(analysis: Analysis, params: unknown[], operation: string, sql = ''): void {
-  checkNulBytes(sql, params);
+export function checkStatement(analysis: Analysis, params: unknown[], operation: string): void {
+  checkNulBytes(params);
   if (analysis.parseError) return; // the primary reports the syntax error with its SQLSTATE and position
   if (analysis.statementCount > 1) {
     throw new PoolpilotError(

@@ -95,7 +95,7 @@ export class Executor {
     const timeoutMs = checkTimeout(options.timeoutMs, this.#d.options.statementTimeoutMs);
     const maxRows = checkMaxRows(options.maxRows, this.#d.options.maxRows);
     const analysis = await this.#d.analyzer.analyze(sql);
-    checkStatement(analysis, params, 'executeQuery', sql);
+    checkStatement(analysis, params, 'executeQuery');
     const job: Job = { sql, params, analysis, timeoutMs, maxRows, signal: options.signal };
     const route = this.#d.router.decide(analysis);
     if (!route.queued) return this.#routed(route, job);
@@ -118,7 +118,7 @@ export class Executor {
         throw atStatement(error, i);
       });
       try {
-        checkStatement(analysis, s.params ?? [], 'executeTransaction', s.sql);
+        checkStatement(analysis, s.params ?? [], 'executeTransaction');
       } catch (error) {
         throw atStatement(error, i);
       }
