@@ -31,6 +31,7 @@ export const STATEMENT_FIELDS: readonly string[] = ['executeQuery', 'executeTran
 export function statementFieldLimit(max: number): ValidationRule {
   return (context) => ({
     OperationDefinition(operation) {
+      if (operation.operation !== 'mutation') return; // the statement fields are Mutation fields
       const keys = new Set<string>();
       const visited = new Set<string>();
       const collect = (set: SelectionSetNode): void => {

@@ -113,6 +113,10 @@ export function useOriginPolicy(policy: OriginPolicy): Plugin {
         }
       }
     },
+    // Answers differ by Origin (CORS headers or a refusal): a shared cache must not mix them.
+    onResponse({ response }) {
+      response.headers.append('vary', 'Origin');
+    },
   };
 }
 
