@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { INTERVAL_LIMITS } from '../src/core/telemetry/index.js';
 import { OPERATION_LIMITS } from '../src/server/limits.js';
 import { eventually, run } from './harness/database.js';
-import { useTestServer } from './harness/server.js';
+import { type RunningPoolpilot, useTestServer } from './harness/server.js';
 import { collect, wsClient } from './harness/subscriptions.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,55 +38,110 @@ async function openSocket(wsUrl: string) {
 
 describe('one connection asking for 1,500 distinct intervals', () => {
   const SUBSCRIPTIONS = 1_500;
-  const server = useTestServer({ DB_POOL_MIN: '1', DB_POOL_SIZE: '20', WS_MAX_SUBSCRIPTIONS: '2000' });
+  // 250, 290, 330 ... ms: every one distinct, spanning all eight steps.
+  const interval = (i: number) => 250 + i * 40;
 
-  it('gets at most eight shared samplers, one sampling query at a time, and SELECT 1 is not starved', async () => {
-    const { poolpilot } = server.pp;
-    const { socket, byId, subscribe } = await openSocket(server.pp.wsUrl);
-    try {
-      for (let i = 0; i < SUBSCRIPTIONS; i++) {
-        subscribe(
-          String(i),
-          `subscription { connectionStates(intervalMs: ${250 + i}) { seq intervalMs total } }`,
-        );
-      }
-      await eventually(() => byId.size === SUBSCRIPTIONS, 30_000);
-
-      const samplers = poolpilot.telemetry.samplers();
-      console.log(`samplers for ${SUBSCRIPTIONS} distinct intervals: ${samplers.length}`);
-      expect(samplers.length).toBeLessThanOrEqual(INTERVAL_LIMITS.stepsMs!.length);
-      expect(samplers.every((s) => INTERVAL_LIMITS.stepsMs!.includes(s.intervalMs))).toBe(true);
-      // The answer says the interval in effect: 1,200 ms asked → 2,000 ms.
-      const asked1200 = byId.get(String(1_200 - 250))!.find((m) => m.type === 'next')!;
-      expect(asked1200.payload.data.connectionStates.intervalMs).toBe(2_000);
-
-      // Watch the pool while every sampler runs: sampling holds at most one connection.
-      let maxActive = 0;
-      let maxWaiting = 0;
-      const pool = poolpilot.cluster.primary.pool;
-      const until = Date.now() + 2_500;
-      while (Date.now() < until) {
-        const state = pool.state();
-        maxActive = Math.max(maxActive, state.active);
-        maxWaiting = Math.max(maxWaiting, state.waiting);
-        await sleep(5);
-      }
-      console.log(`pool while sampling: at most ${maxActive} active, ${maxWaiting} waiting`);
-      // One for the shared sampling query, one for a health check that may coincide.
-      expect(maxActive).toBeLessThanOrEqual(2);
-      expect(maxWaiting).toBe(0);
-
-      const started = performance.now();
-      const res = await server.pp.gql<{ executeQuery: { rows: unknown[] } }>(
-        'mutation { executeQuery(sql: "SELECT 1 AS one") { rows } }',
+  async function flood(wsUrl: string) {
+    const open = await openSocket(wsUrl);
+    for (let i = 0; i < SUBSCRIPTIONS; i++) {
+      open.subscribe(
+        String(i),
+        `subscription { connectionStates(intervalMs: ${interval(i)}) { seq intervalMs total } }`,
       );
-      console.log(`operator SELECT 1 while sampling: ${(performance.now() - started).toFixed(1)} ms`);
-      expect(res.errors).toBeUndefined();
-      expect(res.data!.executeQuery.rows).toEqual([{ one: 1 }]);
-    } finally {
-      socket.terminate();
     }
-    await eventually(() => poolpilot.telemetry.samplers().length === 0);
+    await eventually(() => open.byId.size === SUBSCRIPTIONS, 60_000);
+    return open;
+  }
+
+  /** Pool figures while the samplers run, then an operator's SELECT 1. */
+  async function poolUnderSampling(pp: RunningPoolpilot) {
+    let maxActive = 0;
+    let maxWaiting = 0;
+    const pool = pp.poolpilot.cluster.primary.pool;
+    const until = Date.now() + 2_500;
+    while (Date.now() < until) {
+      const state = pool.state();
+      maxActive = Math.max(maxActive, state.active);
+      maxWaiting = Math.max(maxWaiting, state.waiting);
+      await sleep(5);
+    }
+    return { maxActive, maxWaiting, ...(await selectOne(pp)) };
+  }
+
+  async function selectOne(pp: RunningPoolpilot) {
+    const started = performance.now();
+    const res = await pp.gql<{ executeQuery: { rows: unknown[] } }>(
+      'mutation { executeQuery(sql: "SELECT 1 AS one") { rows } }',
+    );
+    return { selectMs: performance.now() - started, res };
+  }
+
+  describe('with the default cap', () => {
+    const server = useTestServer({ DB_POOL_MIN: '1', DB_POOL_SIZE: '20' });
+
+    it('accepts WS_MAX_SUBSCRIPTIONS of them on shared samplers, and SELECT 1 gets a connection at once', async () => {
+      const { poolpilot } = server.pp;
+      const idle = await selectOne(server.pp);
+      console.log(`default cap: SELECT 1 before the flood ${idle.selectMs.toFixed(1)} ms`);
+      const { socket, byId } = await flood(server.pp.wsUrl);
+      try {
+        await eventually(() =>
+          [...byId.values()].every((m) => m.some((x) => x.type === 'next' || x.type === 'error')),
+        );
+        const refused = [...byId.values()].filter((m) => m.some((x) => x.type === 'error'));
+        expect(refused).toHaveLength(SUBSCRIPTIONS - 100);
+        expect(refused[0]!.find((x) => x.type === 'error')!.payload[0].extensions.code).toBe(
+          'BAD_USER_INPUT',
+        );
+
+        const samplers = poolpilot.telemetry.samplers();
+        console.log(`default cap: ${SUBSCRIPTIONS - refused.length} accepted, ${samplers.length} samplers`);
+        expect(samplers.length).toBeLessThanOrEqual(INTERVAL_LIMITS.stepsMs!.length);
+        expect(samplers.every((s) => INTERVAL_LIMITS.stepsMs!.includes(s.intervalMs))).toBe(true);
+        // The answer says the interval in effect: 1,210 ms asked → 2,000 ms.
+        const asked1210 = byId.get(String((1_210 - 250) / 40))!.find((m) => m.type === 'next')!;
+        expect(asked1210.payload.data.connectionStates.intervalMs).toBe(2_000);
+
+        const { maxActive, maxWaiting, selectMs, res } = await poolUnderSampling(server.pp);
+        console.log(
+          `default cap: pool at most ${maxActive} active, ${maxWaiting} waiting; SELECT 1 ${selectMs.toFixed(1)} ms`,
+        );
+        // One for the shared sampling query, one for a health check that may coincide.
+        expect(maxActive).toBeLessThanOrEqual(2);
+        expect(maxWaiting).toBe(0);
+        expect(res.errors).toBeUndefined();
+        expect(res.data!.executeQuery.rows).toEqual([{ one: 1 }]);
+      } finally {
+        socket.terminate();
+      }
+      await eventually(() => poolpilot.telemetry.samplers().length === 0);
+    });
+  });
+
+  describe('with the cap lifted', () => {
+    const server = useTestServer({ DB_POOL_MIN: '1', DB_POOL_SIZE: '20', WS_MAX_SUBSCRIPTIONS: '2000' });
+
+    it('runs all 1,500 on at most eight samplers holding at most one pooled connection', async () => {
+      const { poolpilot } = server.pp;
+      const idle = await selectOne(server.pp);
+      console.log(`cap lifted: SELECT 1 before the flood ${idle.selectMs.toFixed(1)} ms`);
+      const { socket } = await flood(server.pp.wsUrl);
+      try {
+        const samplers = poolpilot.telemetry.samplers();
+        console.log(`cap lifted: ${samplers.length} samplers for ${SUBSCRIPTIONS} distinct intervals`);
+        expect(samplers.length).toBeLessThanOrEqual(INTERVAL_LIMITS.stepsMs!.length);
+        const { maxActive, maxWaiting, selectMs, res } = await poolUnderSampling(server.pp);
+        console.log(
+          `cap lifted: pool at most ${maxActive} active, ${maxWaiting} waiting; SELECT 1 ${selectMs.toFixed(1)} ms`,
+        );
+        expect(maxActive).toBeLessThanOrEqual(2);
+        expect(maxWaiting).toBe(0);
+        expect(res.errors).toBeUndefined();
+      } finally {
+        socket.terminate();
+      }
+      await eventually(() => poolpilot.telemetry.samplers().length === 0);
+    });
   });
 });
 
