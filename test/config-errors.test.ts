@@ -47,6 +47,12 @@ const BAD: [Record<string, string>, RegExp][] = [
     { API_TOKENS: 'admin:short' },
     /API_TOKENS entry 1 \(admin\) is not accepted: the token must be at least 16 characters/,
   ],
+  [{ CORS_ORIGINS: '*' }, /CORS_ORIGINS entry "\*" is not accepted: expected origins such as/],
+  [
+    { CORS_ORIGINS: 'https://ok.example,https://app.example/admin' },
+    /CORS_ORIGINS entry "https:\/\/app.example\/admin" is not accepted/,
+  ],
+  [{ WS_MAX_SUBSCRIPTIONS: '0' }, /WS_MAX_SUBSCRIPTIONS="0" is not accepted: expected a whole number from 1/],
   [
     { LOG_LEVEL: 'loud' },
     /LOG_LEVEL="loud" is not accepted: expected one of fatal, error, warn, info, debug, trace, silent/,
@@ -118,12 +124,14 @@ describe('configuration', () => {
   it('stops npm start with the message and a non-zero exit', () => {
     const result = start({
       DB_POOL_SIZE: 'lots',
+      CORS_ORIGINS: 'https://*.example.com',
       API_TOKENS: 'admin:not-long',
       DB_PASSWORD: 'do-not-print-me',
     });
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('DB_POOL_SIZE="lots" is not accepted');
     expect(result.stderr).toContain('API_TOKENS entry 1 (admin) is not accepted');
+    expect(result.stderr).toContain('CORS_ORIGINS entry "https://*.example.com" is not accepted');
     expect(result.stderr + result.stdout).not.toContain('not-long');
     expect(result.stderr + result.stdout).not.toContain('do-not-print-me');
   });

@@ -80,6 +80,10 @@ export interface Config {
   port: number;
   host: string;
   tokens: ApiToken[];
+  /** Origins (scheme://host[:port]) whose pages may call the API cross-origin (CORS_ORIGINS); none by default. */
+  corsOrigins: string[];
+  /** Operations (subscriptions included) one WebSocket connection may have open at once. */
+  wsMaxSubscriptions: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Statements slower than this are logged (warn) with their target; 0 turns it off. */
   logSlowStatementMs: number;
@@ -156,6 +160,8 @@ export const DEFAULTS = {
   IDLE_IN_TRANSACTION_LIMIT_MS: 1_800_000,
   PARTITION_MIN_ROWS: 10_000_000,
   PORT: 3338,
+  CORS_ORIGINS: '',
+  WS_MAX_SUBSCRIPTIONS: 100,
   HOST: '127.0.0.1',
   LOG_LEVEL: 'info',
   LOG_SLOW_STATEMENT_MS: 1_000,
@@ -213,6 +219,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
         '(127.0.0.1, ::1 or localhost); set API_TOKENS=role:token,... to listen elsewhere',
     );
   }
+
+  const corsOrigins = parseOrigins(env.CORS_ORIGINS ?? DEFAULTS.CORS_ORIGINS, problems);
 
   const mediumThreshold = int('ROUTE_MEDIUM_THRESHOLD', DEFAULTS.ROUTE_MEDIUM_THRESHOLD, 0, 100)!;
   const complexThreshold = int('ROUTE_COMPLEX_THRESHOLD', DEFAULTS.ROUTE_COMPLEX_THRESHOLD, 0, 101)!;
@@ -303,6 +311,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     port,
     host,
     tokens,
+    corsOrigins,
+    wsMaxSubscriptions: int('WS_MAX_SUBSCRIPTIONS', DEFAULTS.WS_MAX_SUBSCRIPTIONS, 1, 10_000)!,
     logLevel: logLevel as Config['logLevel'],
     logSlowStatementMs: int('LOG_SLOW_STATEMENT_MS', DEFAULTS.LOG_SLOW_STATEMENT_MS, 0, 86_400_000)!,
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', DEFAULTS.SHUTDOWN_GRACE_MS, 0, 3_600_000)!,
@@ -489,6 +499,41 @@ function parseTokens(raw: string | undefined, problems: string[]): ApiToken[] {
     }
   });
   return tokens;
+}
+
+/**
+ * CORS_ORIGINS: exact origins, as a browser sends them in `Origin`. No wildcard: with no tokens
+ * configured every caller is admin, so `*` would let any page on the web run SQL.
+ */
+function parseOrigins(raw: string, problems: string[]): string[] {
+  const origins: string[] = [];
+  for (const entry of raw.split(',').map((s) => s.trim())) {
+    if (!entry) continue;
+    let url: URL | null = null;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = null;
+    }
+    const bare =
+      url !== null &&
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      !url.username &&
+      !url.password &&
+      url.pathname === '/' &&
+      !url.search &&
+      !url.hash &&
+      !entry.includes('*');
+    if (!url || !bare) {
+      problems.push(
+        `CORS_ORIGINS entry ${JSON.stringify(entry)} is not accepted: expected origins such as https://app.example.com ` +
+          'or http://localhost:5173 (scheme, host and optional port; no path, no wildcard), comma-separated',
+      );
+      continue;
+    }
+    if (!origins.includes(url.origin)) origins.push(url.origin);
+  }
+  return origins;
 }
 
 export function isLoopback(host: string): boolean {

@@ -20,6 +20,8 @@ export function describeConfig(config: Readonly<Config>) {
     host: config.host,
     port: config.port,
     authEnabled: config.tokens.length > 0,
+    corsOrigins: [...config.corsOrigins],
+    wsMaxSubscriptions: config.wsMaxSubscriptions,
     tokensByRole: {
       viewer: config.tokens.filter((t) => t.role === 'viewer').length,
       operator: config.tokens.filter((t) => t.role === 'operator').length,

@@ -7,6 +7,7 @@ import { serveDashboard } from './dashboard/route.js';
 import { serveGraphiQLAsset } from './graphiql.js';
 import { serveHealth } from './health-route.js';
 import { createMetrics } from './metrics.js';
+import { createOriginPolicy } from './origin.js';
 import { createDrain, type Drain } from './shutdown.js';
 import { attachWebSocket } from './websocket.js';
 import { createPoolpilotYoga, type Yoga } from './yoga.js';
@@ -27,7 +28,17 @@ export function createApp(poolpilot: Poolpilot, log: Logger): App {
   const authenticate = createAuthenticator(poolpilot.config.tokens);
   const metrics = createMetrics(poolpilot);
   const drain = createDrain();
-  const yoga = createPoolpilotYoga({ poolpilot, authenticate, log, plugins: [metrics.plugin, drain.plugin] });
+  const originPolicy = createOriginPolicy({
+    corsOrigins: poolpilot.config.corsOrigins,
+    authEnabled: poolpilot.config.tokens.length > 0,
+  });
+  const yoga = createPoolpilotYoga({
+    poolpilot,
+    authenticate,
+    log,
+    originPolicy,
+    plugins: [metrics.plugin, drain.plugin],
+  });
   const server = createServer((req, res) => {
     route(req, res).catch((error) => {
       log.error({ err: error, url: req.url }, 'request failed');
@@ -38,6 +49,16 @@ export function createApp(poolpilot: Poolpilot, log: Logger): App {
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    // /graphql is refused by Yoga's plugin (with a GraphQL error body); the other routes here, so
+    // a page behind a rebound DNS name cannot read /metrics or /health either.
+    if (pathname !== yoga.graphqlEndpoint) {
+      const decision = originPolicy.decide(req.headers.origin, req.headers.host);
+      if (!decision.allowed) {
+        res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`${decision.reason}\n`);
+        return;
+      }
+    }
     if ((req.method === 'GET' || req.method === 'HEAD') && pathname === '/health')
       return serveHealth(poolpilot, res);
     if ((req.method === 'GET' || req.method === 'HEAD') && pathname === '/metrics')
@@ -56,7 +77,11 @@ export function createApp(poolpilot: Poolpilot, log: Logger): App {
   }
 
   drain.attach(server);
-  const ws = attachWebSocket(server, yoga, authenticate);
+  const ws = attachWebSocket(server, yoga, {
+    authenticate,
+    originPolicy,
+    maxSubscriptions: poolpilot.config.wsMaxSubscriptions,
+  });
 
   return {
     server,

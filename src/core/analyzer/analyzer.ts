@@ -113,6 +113,15 @@ export class Analyzer {
       );
     }
     if (sql.trim() === '') throw new PoolpilotError(ErrorCode.BadUserInput, 'the SQL is empty');
+    // The parser stops at a NUL and would judge only the text before it; the server refuses it.
+    const nul = sql.indexOf('\0');
+    if (nul !== -1) {
+      throw new PoolpilotError(
+        ErrorCode.BadUserInput,
+        `the SQL contains a NUL byte (character ${nul + 1}); PostgreSQL does not accept NUL in statements`,
+        { details: { position: nul + 1 } },
+      );
+    }
     const pending = this.#pending.get(sql);
     if (pending) return pending;
     const work = this.#analyzeFresh(sql, key, options.plan === 'background').finally(() =>

@@ -76,7 +76,8 @@ export class ClientRecord {
   /** The client got a connection of `target`: its unit of work starts. */
   placed(target: string): void {
     const now = performance.now();
-    if (this.waitingSince !== null) this.#registry.traffic(target).waitTimeUs += (now - this.waitingSince) * 1000;
+    if (this.waitingSince !== null)
+      this.#registry.traffic(target).waitTimeUs += (now - this.waitingSince) * 1000;
     this.state = 'active';
     this.target = target;
     this.unitStartedAt = now;

@@ -1,6 +1,11 @@
 import type { Logger } from '../logger.js';
 import type { Cluster } from '../pool/index.js';
-import { type ConnectionStatesSample, connectionStatesTaker } from './connection-states.js';
+import {
+  type ActivityRow,
+  type ConnectionStatesSample,
+  connectionStatesTaker,
+  readActivity,
+} from './connection-states.js';
 import { cgroupProbe } from './cpu/cgroup-source.js';
 import { type CpuSample, CpuSources, cpuSampleTaker } from './cpu/cpu-sample.js';
 import { dockerProbe } from './cpu/docker-source.js';
@@ -10,6 +15,7 @@ import type { CpuSourceProbe } from './cpu/source.js';
 import { type PoolSample, poolSampleTaker, type QueueFigures } from './pool-sample.js';
 import { type IntervalLimits, SamplerRegistry } from './registry.js';
 import type { SamplerInfo, SampleStream } from './sampler.js';
+import { singleFlight } from './single-flight.js';
 import { SERVER_PROCESS_SQL } from './sql.js';
 
 export interface TelemetryOptions {
@@ -33,15 +39,20 @@ export type TelemetryStream = 'poolUtilization' | 'containerCpu' | 'connectionSt
 
 /**
  * Live samples of the pools, the PostgreSQL server's CPU and its sessions. Every stream is
- * sampled once per interval however many subscribe to it.
+ * sampled once per interval however many subscribe to it, at one of eight intervals, and holds
+ * at most one pooled connection at a time (the pool stream queries nothing).
  */
 export class Telemetry {
   readonly registry: SamplerRegistry;
   readonly cpuSources: CpuSources;
   readonly #options: TelemetryOptions;
+  readonly #readActivity: () => Promise<ActivityRow[]>;
 
   constructor(options: TelemetryOptions) {
     this.#options = options;
+    this.#readActivity = singleFlight(() =>
+      readActivity(options.cluster.primary.pool, options.applicationName),
+    );
     this.registry = new SamplerRegistry(options.log, options.limits);
     const primary = options.cluster.primary.pool;
     const locator = new ServerProcessLocator(async () => {
@@ -74,9 +85,9 @@ export class Telemetry {
   }
 
   connectionStates(intervalMs?: number | null): SampleStream<ConnectionStatesSample> {
-    const { cluster, applicationName } = this.#options;
+    const primary = this.#options.cluster.primary.pool;
     return this.registry.subscribe('connectionStates', intervalMs, (ms) =>
-      connectionStatesTaker(ms, cluster.primary.pool, applicationName),
+      connectionStatesTaker(ms, primary.name, this.#readActivity),
     );
   }
 
