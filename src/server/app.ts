@@ -49,9 +49,9 @@ export function createApp(poolpilot: Poolpilot, log: Logger): App {
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-    // /graphql is refused by Yoga's plugin (with a GraphQL error body); the other routes here, so
+    // /graphql and /api are refused by Yoga's plugin (with a JSON error body); the other routes here, so
     // a page behind a rebound DNS name cannot read /metrics or /health either.
-    if (pathname !== yoga.graphqlEndpoint) {
+    if (pathname !== yoga.graphqlEndpoint && !pathname.startsWith('/api/')) {
       const decision = originPolicy.decide(req.headers.origin, req.headers.host);
       if (!decision.allowed) {
         res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });

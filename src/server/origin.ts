@@ -81,7 +81,8 @@ function refusal(
   message: string,
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+  // The shape both GraphQL and the REST routes answer errors in.
+  return new Response(JSON.stringify({ code, message, errors: [{ message, extensions: { code } }] }), {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
   });
@@ -99,7 +100,8 @@ export function useOriginPolicy(policy: OriginPolicy): Plugin {
         endResponse(refusal(403, 'FORBIDDEN', decision.reason));
         return;
       }
-      if (request.method === 'POST') {
+      // The REST routes check bodies themselves (a bare `curl -X POST` without a body is fine there).
+      if (request.method === 'POST' && !new URL(request.url).pathname.startsWith('/api/')) {
         const mediaType = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
         if (!JSON_MEDIA_TYPES.includes(mediaType)) {
           endResponse(
