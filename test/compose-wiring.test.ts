@@ -128,8 +128,8 @@ describe('Dockerfile', () => {
     expect(['root', '0']).not.toContain(user);
     expect(runtime).toMatch(/^COPY --from=build \/app\/dist \.\/dist/m);
     const cmd = JSON.parse(/^CMD (.+)$/m.exec(runtime)![1]!) as string[];
-    expect(cmd).toEqual(['node', 'dist/server/main.js']);
-    // tsconfig.build.json compiles src/ into dist/, so src/server/main.ts becomes dist/server/main.js.
+    expect(cmd).toEqual(['node', 'dist/main.js']);
+    // tsconfig.build.json compiles src/ into dist/, so src/main.ts becomes dist/main.js.
     const build = JSON.parse(readFileSync('tsconfig.build.json', 'utf8'));
     expect(build.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
   });

@@ -4,7 +4,7 @@ import { ConfigError, describeConfig, loadConfig } from '../src/config/index.js'
 
 /** Runs `npm start`'s entry point with `env` and nothing else configured. */
 function start(env: Record<string, string>) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     encoding: 'utf8',
     timeout: 30_000,

@@ -20,7 +20,7 @@ const running = new Set<ChildProcess>();
 /** `npm start`'s entry point with nothing configured but where to keep the embedded data. */
 async function start(dataDir: string): Promise<Started> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { Config, DatabaseConnection } from '../config/index.js';
+import type { CoreSettings, TargetConnections } from '../shared/settings.js';
 import { Analyzer } from './analyzer/index.js';
-import { APPLICATION_NAME } from './application-name.js';
+import { ADMIN_APPLICATION_NAME, APPLICATION_NAME } from './application-name.js';
 import { Audit } from './audit/index.js';
 import {
   type ExecuteOptions,
@@ -25,10 +25,11 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 export const SERVICE_NAME = APPLICATION_NAME;
 export const VERSION: string = pkg.version;
 
-export interface PoolpilotOptions {
-  config: Readonly<Config>;
+/** What the core needs: its settings and the servers, each with its data and admin connection. */
+export interface PoolpilotOptions extends CoreSettings {
   /** The primary to pool against: the configured one, or the embedded one started for it. */
-  primary: DatabaseConnection;
+  primary: TargetConnections;
+  replicas: TargetConnections[];
   embedded: boolean;
   log: Logger;
 }
@@ -47,7 +48,7 @@ export interface ServiceInfo {
  * the CLI and a future wire-protocol listener all hold one of these.
  */
 export class Poolpilot {
-  readonly config: Readonly<Config>;
+  readonly options: Readonly<PoolpilotOptions>;
   readonly cluster: Cluster;
   readonly telemetry: Telemetry;
   readonly analyzer: Analyzer;
@@ -65,24 +66,27 @@ export class Poolpilot {
   readonly startedAt = new Date();
 
   constructor(options: PoolpilotOptions) {
-    this.config = options.config;
+    this.options = options;
     this.log = options.log;
     this.embedded = options.embedded;
-    const { pool } = options.config;
-    const spec = (name: string, role: TargetSpec['role'], db: DatabaseConnection): TargetSpec => ({
+    const { pool, adminPool } = options;
+    const spec = (name: string, role: TargetSpec['role'], db: TargetConnections): TargetSpec => ({
       name,
       role,
-      connection: { connectionString: db.connectionString },
-      endpoint: db.endpoint,
+      connection: { connectionString: db.data.connectionString },
+      endpoint: db.data.endpoint,
+      admin: { connectionString: db.admin.connectionString },
+      adminEndpoint: db.admin.endpoint,
     });
     this.cluster = new Cluster(
       spec('primary', 'primary', options.primary),
-      options.config.replicas.map((r, i) => spec(`replica-${i + 1}`, 'replica', r)),
+      options.replicas.map((r, i) => spec(`replica-${i + 1}`, 'replica', r)),
       {
         pool: { ...pool, applicationName: SERVICE_NAME },
+        adminPool: { ...pool, ...adminPool, applicationName: ADMIN_APPLICATION_NAME },
         health: {
-          intervalMs: options.config.healthCheckIntervalMs,
-          initialBackoffMs: Math.min(250, options.config.healthCheckIntervalMs),
+          intervalMs: options.healthCheckIntervalMs,
+          initialBackoffMs: Math.min(250, options.healthCheckIntervalMs),
           maxBackoffMs: 30_000,
           connectionTimeoutMs: pool.connectionTimeoutMs,
         },
@@ -92,12 +96,12 @@ export class Poolpilot {
     this.telemetry = new Telemetry({
       cluster: this.cluster,
       applicationName: SERVICE_NAME,
-      dbContainer: options.config.dbContainer,
+      dbContainer: options.dbContainer,
       // Read at sample time: the queue is created further down.
       queueState: () => this.queue.state(),
       log: options.log.child({ component: 'telemetry' }),
     });
-    const { analyzer, routing, execute, queue } = options.config;
+    const { analyzer, routing, execute, queue } = options;
     this.analyzer = new Analyzer(
       {
         ...analyzer,
@@ -109,7 +113,7 @@ export class Poolpilot {
       options.log.child({ component: 'analyzer' }),
     );
     const freshness = new ReadYourWrites(routing.readYourWritesWindowMs);
-    this.router = new Router(this.cluster, { replicaMaxLagMs: options.config.replicaMaxLagMs }, freshness);
+    this.router = new Router(this.cluster, { replicaMaxLagMs: options.replicaMaxLagMs }, freshness);
     this.queue = new ComplexQueue(queue);
     this.executor = new Executor({
       cluster: this.cluster,
@@ -121,14 +125,14 @@ export class Poolpilot {
       options: { statementTimeoutMs: pool.statementTimeoutMs, maxRows: execute.maxRows },
       log: options.log.child({ component: 'executor' }),
     });
-    const { insights } = options.config;
+    const { insights } = options;
     this.insights = new Insights(this.cluster, this.observations, {
       minCalls: insights.slowQueryMinCalls,
       minMeanMs: insights.slowQueryMinMeanMs,
       partitionMinRows: insights.partitionMinRows,
       idleInTransactionLimitMs: insights.idleInTransactionLimitMs,
-      serverMemoryMb: options.config.serverMemoryMb,
-      serverCpus: options.config.serverCpus,
+      serverMemoryMb: options.serverMemoryMb,
+      serverCpus: options.serverCpus,
     });
     this.audit = new Audit(this.cluster, options.log);
     this.optimizer = new Optimizer(this.cluster, this.insights, this.audit.trail, {

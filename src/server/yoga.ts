@@ -1,5 +1,6 @@
 import { ServerResponse } from 'node:http';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from '../config/index.js';
 import type { Poolpilot } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
 import type { Context, Viewer } from '../graphql/context.js';
@@ -18,6 +19,7 @@ export type Yoga = YogaServerInstance<ServerContext, Context>;
 
 export interface YogaOptions {
   poolpilot: Poolpilot;
+  config: Readonly<Config>;
   authenticate: (authorization: string | null | undefined) => Viewer;
   log: Logger;
   /** Extra envelop plugins (metrics); they see HTTP and WebSocket operations alike. */
@@ -39,7 +41,13 @@ function clientGoneSignal(res: unknown): AbortSignal | undefined {
   return controller.signal;
 }
 
-export function createPoolpilotYoga({ poolpilot, authenticate, log, plugins = [] }: YogaOptions): Yoga {
+export function createPoolpilotYoga({
+  poolpilot,
+  config,
+  authenticate,
+  log,
+  plugins = [],
+}: YogaOptions): Yoga {
   return createYoga<ServerContext, Context>({
     schema,
     plugins: [...useOperationLimits(), ...plugins],
@@ -49,6 +57,7 @@ export function createPoolpilotYoga({ poolpilot, authenticate, log, plugins = []
     renderGraphiQL: renderLocalGraphiQL,
     context: (initial) => ({
       poolpilot,
+      config,
       viewer: initial.viewer ?? authenticate(initial.request?.headers.get('authorization')),
       signal: initial.signal ?? clientGoneSignal(initial.res),
     }),

@@ -43,9 +43,9 @@ export class Telemetry {
   constructor(options: TelemetryOptions) {
     this.#options = options;
     this.registry = new SamplerRegistry(options.log, options.limits);
-    const primary = options.cluster.primary.pool;
+    const admin = options.cluster.primary.admin;
     const locator = new ServerProcessLocator(async () => {
-      const { rows } = await primary.query(SERVER_PROCESS_SQL);
+      const { rows } = await admin.query(SERVER_PROCESS_SQL);
       const row = rows[0] as { pid: number; started_ms: number };
       return { pid: row.pid, startedMs: row.started_ms };
     }, options.procRoot);
@@ -76,7 +76,7 @@ export class Telemetry {
   connectionStates(intervalMs?: number | null): SampleStream<ConnectionStatesSample> {
     const { cluster, applicationName } = this.#options;
     return this.registry.subscribe('connectionStates', intervalMs, (ms) =>
-      connectionStatesTaker(ms, cluster.primary.pool, applicationName),
+      connectionStatesTaker(ms, cluster.primary.admin, applicationName),
     );
   }
 
