@@ -44,7 +44,10 @@ export class Insights {
   constructor(cluster: Cluster, observations: QueryObservations, options: InsightsOptions) {
     this.#cluster = cluster;
     this.options = options;
-    this.slowQueries = new SlowQueries(cluster.primary.admin, observations, options);
+    const { endpoint, adminEndpoint } = cluster.primary.spec;
+    this.slowQueries = new SlowQueries(cluster.primary.admin, observations, options, {
+      separateAdminRole: adminEndpoint.user !== endpoint.user,
+    });
   }
 
   /** Statistics are read through the control-plane pool: they never wait behind, or count as, callers' load. */

@@ -77,7 +77,8 @@ export class Target {
   constructor(spec: TargetSpec, options: PoolOptions, adminOptions: PoolOptions) {
     this.spec = spec;
     this.pool = new Pool(spec.name, spec.connection, options);
-    this.admin = new Pool(`${spec.name}-admin`, spec.admin, adminOptions);
+    // Named for the target too: its errors and samples are about that server.
+    this.admin = new Pool(spec.name, spec.admin, adminOptions);
   }
 
   get name(): string {
