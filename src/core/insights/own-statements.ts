@@ -37,19 +37,28 @@ export async function ownStatementTexts(extra: readonly string[] = []): Promise<
   return [...new Set([...fixed, ...extra.flatMap(storedForms)])];
 }
 
-/** The statements of `sql` as pg_stat_statements may store them: verbatim and normalized. */
+/**
+ * The statements of `sql` as pg_stat_statements may store them: verbatim and normalized, cut where
+ * the server cuts a multi-statement string. PostgreSQL 16 starts a statement right after the
+ * previous one's semicolon (so a leading comment stays with it); newer parsers start at its first
+ * token. Both cuts are kept.
+ */
 function storedForms(sql: string): string[] {
-  let parts: string[];
+  const parts = new Set<string>([sql.trim()]);
   try {
     const { stmts } = parseSync(sql) as { stmts: { stmt_location?: number; stmt_len?: number }[] };
-    parts = stmts.map((s) => {
-      const start = s.stmt_location ?? 0;
-      return (s.stmt_len ? sql.slice(start, start + s.stmt_len) : sql.slice(start)).trim();
-    });
+    let previousEnd = 0;
+    for (const [i, s] of stmts.entries()) {
+      const location = s.stmt_location ?? 0;
+      const end = s.stmt_len ? location + s.stmt_len : sql.length;
+      parts.add(sql.slice(location, end).trim());
+      parts.add(sql.slice(i === 0 ? 0 : previousEnd + 1, end).trim());
+      previousEnd = end;
+    }
   } catch {
-    parts = [sql.trim()];
+    // Not parseable here: matched verbatim only.
   }
-  return parts.flatMap((part) => {
+  return [...parts].flatMap((part) => {
     try {
       return [part, normalizeSync(part)];
     } catch {
