@@ -14,6 +14,7 @@ import { Insights, QueryObservations } from './insights/index.js';
 import type { Logger } from './logger.js';
 import { Optimizer } from './optimizer/index.js';
 import { Cluster, type ClusterState, type TargetSpec } from './pool/index.js';
+import { DATA_ROLE_ATTRIBUTES } from './pool/sql.js';
 import { ComplexQueue } from './queue/index.js';
 import { ReadYourWrites, Router } from './router/index.js';
 import { Telemetry } from './telemetry/index.js';
@@ -144,6 +145,31 @@ export class Poolpilot {
     await this.analyzer.start();
     await this.cluster.start();
     await this.audit.start();
+    await this.#checkRoles();
+  }
+
+  /** Says so when callers' statements would run with more than they should. */
+  async #checkRoles(): Promise<void> {
+    const { endpoint, adminEndpoint } = this.cluster.primary.spec;
+    if (!this.cluster.primary.isUp) return;
+    try {
+      const { rows } = await this.cluster.primary.admin.query(DATA_ROLE_ATTRIBUTES, [endpoint.user]);
+      const role = rows[0] as { rolsuper: boolean; rolcreaterole: boolean } | undefined;
+      if (role?.rolsuper || role?.rolcreaterole) {
+        this.log.warn(
+          { dataRole: endpoint.user, superuser: role.rolsuper, createRole: role.rolcreaterole },
+          `callers' statements run as ${endpoint.user}, which can change the server, roles and poolpilot's own schema: connect DATABASE_URL as a role without SUPERUSER or CREATEROLE (see Roles in the README)`,
+        );
+      }
+    } catch (error) {
+      this.log.debug({ err: error }, 'could not read the data role attributes');
+    }
+    if (adminEndpoint.user === endpoint.user) {
+      this.log.info(
+        { role: endpoint.user },
+        'one role for callers and the control plane: set ADMIN_DATABASE_URL to keep callers away from the audit trail',
+      );
+    }
   }
 
   info(): ServiceInfo {
