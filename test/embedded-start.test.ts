@@ -121,7 +121,9 @@ describe('npm start with nothing configured', () => {
          FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
         WHERE a.datname = 'app' AND a.application_name = 'poolpilot'`,
     );
-    expect(pooled.rows).toEqual([{ usename: 'app', rolsuper: false, rolcreaterole: false, rolcreatedb: false }]);
+    expect(pooled.rows).toEqual([
+      { usename: 'app', rolsuper: false, rolcreaterole: false, rolcreatedb: false },
+    ]);
     const owners = await client.query(
       `SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'app'`,
     );
