@@ -76,6 +76,7 @@ export class SlowQueries {
   readonly #observations: QueryObservations;
   readonly #defaults: SlowQueryThresholds;
   readonly #roles: SlowQueryRoles;
+  readonly #ownTexts = new Map<string, string[]>();
 
   constructor(
     pool: Pool,
@@ -107,10 +108,15 @@ export class SlowQueries {
     const ext = await this.extension();
     if (ext.schema !== null && ext.preloaded) {
       const schema = ext.schema;
-      const own = await ownStatementTexts([
-        ...SLOW_QUERY_ORDERS.map((order) => slowQueries(schema, order)),
-        resetStatements(schema),
-      ]);
+      // Normalizing costs tens of ms: once per schema the extension lives in.
+      let own = this.#ownTexts.get(schema);
+      if (!own) {
+        own = await ownStatementTexts([
+          ...SLOW_QUERY_ORDERS.map((order) => slowQueries(schema, order)),
+          resetStatements(schema),
+        ]);
+        this.#ownTexts.set(schema, own);
+      }
       const { rows } = await this.#pool.query(slowQueries(schema, orderBy), [
         minCalls,
         minMeanMs,
