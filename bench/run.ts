@@ -4,7 +4,7 @@ import http from 'node:http';
 import { cpus } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { loadConfig } from '../src/config/index.js';
+import { coreSettings, databaseTargets, loadConfig } from '../src/config/index.js';
 import { Poolpilot, silentLogger } from '../src/core/index.js';
 import { Histogram } from '../src/core/pool/index.js';
 import { freePort } from '../src/embedded/index.js';
@@ -94,7 +94,14 @@ async function main(): Promise<void> {
       DB_POOL_MIN: '20',
       DB_POOL_SIZE: '20',
     });
-    const core = new Poolpilot({ config, primary: config.primary!, embedded: false, log: silentLogger });
+    const targets = databaseTargets(config);
+    const core = new Poolpilot({
+      ...coreSettings(config),
+      primary: targets.primary!,
+      replicas: targets.replicas,
+      embedded: false,
+      log: silentLogger,
+    });
     await core.start();
     let inProcess: ModeResult;
     let decision: Awaited<ReturnType<typeof measureDecision>>;
@@ -193,7 +200,7 @@ async function measureDecision(pp: Poolpilot) {
 }
 
 async function startServer(url: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: path.resolve(import.meta.dirname, '..'),
     env: {
       ...process.env,

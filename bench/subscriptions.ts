@@ -41,7 +41,7 @@ async function startServer(): Promise<{
   // The inspector lets the bench force a full GC in the server before reading its heap, so
   // memory retained per subscriber is told apart from garbage not yet collected.
   const inspect = `--inspect=127.0.0.1:${inspectPort}`;
-  const child = spawn(process.execPath, [...profile, inspect, '--import', 'tsx', 'src/server/main.ts'], {
+  const child = spawn(process.execPath, [...profile, inspect, '--import', 'tsx', 'src/main.ts'], {
     env: {
       ...process.env,
       DATABASE_URL: '',

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../src/config/index.js';
+import { coreSettings, databaseTargets, loadConfig } from '../src/config/index.js';
 import { Poolpilot } from '../src/core/index.js';
 import { type App, createApp } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
@@ -39,12 +39,20 @@ describe('logs of client mistakes', () => {
     });
     const config = loadConfig({
       DATABASE_URL: db.url(primaryUrl),
+      ADMIN_DATABASE_URL: db.adminUrl(primaryUrl),
       API_TOKENS: `operator:${OPERATOR}`,
       DB_POOL_MIN: '1',
       PORT: '0',
     });
-    poolpilot = new Poolpilot({ config, primary: config.primary!, embedded: false, log });
-    app = createApp(poolpilot, log);
+    const targets = databaseTargets(config);
+    poolpilot = new Poolpilot({
+      ...coreSettings(config),
+      primary: targets.primary!,
+      replicas: targets.replicas,
+      embedded: false,
+      log,
+    });
+    app = createApp(poolpilot, config, log);
     await poolpilot.start();
     url = `http://127.0.0.1:${(await app.listen(0, '127.0.0.1')).port}/graphql`;
   });

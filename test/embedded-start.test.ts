@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -20,7 +20,7 @@ const running = new Set<ChildProcess>();
 /** `npm start`'s entry point with nothing configured but where to keep the embedded data. */
 async function start(dataDir: string): Promise<Started> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -114,6 +114,32 @@ describe('npm start with nothing configured', () => {
       "SELECT extname FROM pg_extension WHERE extname = 'pg_stat_statements'",
     );
     expect(rows).toHaveLength(1);
+    // Callers' statements run as `app`, which owns the application database and nothing else;
+    // poolpilot's own schema belongs to the superuser (the control plane).
+    const pooled = await client.query(
+      `SELECT DISTINCT a.usename, r.rolsuper, r.rolcreaterole, r.rolcreatedb
+         FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+        WHERE a.datname = 'app' AND a.application_name = 'poolpilot'`,
+    );
+    expect(pooled.rows).toEqual([
+      { usename: 'app', rolsuper: false, rolcreaterole: false, rolcreatedb: false },
+    ]);
+    const owners = await client.query(
+      `SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'app'`,
+    );
+    expect(owners.rows).toEqual([{ owner: 'app' }]);
+    const passwordFile = path.join(dataDir, 'app-password');
+    expect((await stat(passwordFile)).mode & 0o777).toBe(0o600);
+    const app = new pg.Client(
+      `postgres://app:${(await readFile(passwordFile, 'utf8')).trim()}@127.0.0.1:${pgPort}/app`,
+    );
+    await app.connect();
+    const schema = await app.query(
+      `SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'poolpilot'`,
+    );
+    expect(schema.rows).toEqual([{ owner: 'postgres' }]);
+    await expect(app.query('DROP SCHEMA poolpilot CASCADE')).rejects.toThrow(/must be owner/);
+    await app.end();
     await client.end();
     const pid = Number((await readFile(path.join(dataDir, 'pg16', 'postmaster.pid'), 'utf8')).split('\n')[0]);
 

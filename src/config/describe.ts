@@ -4,9 +4,11 @@ import type { Config } from './config.js';
 export function describeConfig(config: Readonly<Config>) {
   return {
     primary: config.primary ? config.primary.endpoint : null,
+    admin: config.admin ? config.admin.endpoint : null,
     replicas: config.replicas.map((r) => r.endpoint),
     embedded: config.primary === null,
     pool: { ...config.pool },
+    adminPool: { ...config.adminPool },
     replicaMaxLagMs: config.replicaMaxLagMs,
     healthCheckIntervalMs: config.healthCheckIntervalMs,
     queue: { ...config.queue },

@@ -1,4 +1,10 @@
-export { type EmbeddedDatabase, type EmbeddedOptions, startEmbeddedDatabase } from './embedded-database.js';
+export {
+  APP_DATABASE,
+  DATA_ROLE,
+  type EmbeddedDatabase,
+  type EmbeddedOptions,
+  startEmbeddedDatabase,
+} from './embedded-database.js';
 export { freePort } from './free-port.js';
 export {
   type OsUser,

@@ -1,21 +1,22 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/index.js';
 import type { Poolpilot } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
 import { createAuthenticator } from './auth.js';
 import { serveDashboard } from './dashboard/route.js';
+import { createDrain, type Drain } from './drain.js';
 import { serveGraphiQLAsset } from './graphiql.js';
 import { serveHealth } from './health-route.js';
 import { createMetrics } from './metrics.js';
 import { createOriginPolicy } from './origin.js';
-import { createDrain, type Drain } from './shutdown.js';
 import { attachWebSocket } from './websocket.js';
 import { createPoolpilotYoga, type Yoga } from './yoga.js';
 
 export interface App {
   server: Server;
   yoga: Yoga;
-  /** What is in flight, for graceful shutdown (`shutdown.ts`). */
+  /** What is in flight, for graceful shutdown (`http-surface.ts`). */
   drain: Drain;
   /** Resolves with the bound address (port 0 picks a free one). */
   listen(port: number, host: string): Promise<AddressInfo>;
@@ -24,16 +25,17 @@ export interface App {
 }
 
 /** HTTP routes, Yoga and graphql-ws on one `node:http` server. */
-export function createApp(poolpilot: Poolpilot, log: Logger): App {
-  const authenticate = createAuthenticator(poolpilot.config.tokens);
+export function createApp(poolpilot: Poolpilot, config: Readonly<Config>, log: Logger): App {
+  const authenticate = createAuthenticator(config.tokens);
   const metrics = createMetrics(poolpilot);
   const drain = createDrain();
   const originPolicy = createOriginPolicy({
-    corsOrigins: poolpilot.config.corsOrigins,
-    authEnabled: poolpilot.config.tokens.length > 0,
+    corsOrigins: config.corsOrigins,
+    authEnabled: config.tokens.length > 0,
   });
   const yoga = createPoolpilotYoga({
     poolpilot,
+    config,
     authenticate,
     log,
     originPolicy,
@@ -80,7 +82,7 @@ export function createApp(poolpilot: Poolpilot, log: Logger): App {
   const ws = attachWebSocket(server, yoga, {
     authenticate,
     originPolicy,
-    maxSubscriptions: poolpilot.config.wsMaxSubscriptions,
+    maxSubscriptions: config.wsMaxSubscriptions,
   });
 
   return {

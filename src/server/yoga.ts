@@ -1,5 +1,6 @@
 import { ServerResponse } from 'node:http';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from '../config/index.js';
 import { type Poolpilot, VERSION } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
 import type { Context, Viewer } from '../graphql/context.js';
@@ -21,6 +22,7 @@ export type Yoga = YogaServerInstance<ServerContext, Context>;
 
 export interface YogaOptions {
   poolpilot: Poolpilot;
+  config: Readonly<Config>;
   authenticate: (authorization: string | null | undefined) => Viewer;
   log: Logger;
   /** Which origins may call (CORS_ORIGINS, same origin) and what a POST body may be. */
@@ -46,6 +48,7 @@ function clientGoneSignal(res: unknown): AbortSignal | undefined {
 
 export function createPoolpilotYoga({
   poolpilot,
+  config,
   authenticate,
   log,
   originPolicy,
@@ -58,7 +61,7 @@ export function createPoolpilotYoga({
       useRestApi({
         schema,
         // The largest SQL text, JSON-escaped, with room for parameters.
-        maxBodyBytes: 2 * poolpilot.config.execute.maxSqlBytes + 65_536,
+        maxBodyBytes: 2 * config.execute.maxSqlBytes + 65_536,
         version: VERSION,
         allowedOrigins: originPolicy.corsOrigins,
         log,
@@ -74,6 +77,7 @@ export function createPoolpilotYoga({
     renderGraphiQL: renderLocalGraphiQL,
     context: (initial) => ({
       poolpilot,
+      config,
       viewer: initial.viewer ?? authenticate(initial.request?.headers.get('authorization')),
       signal: initial.signal ?? clientGoneSignal(initial.res),
     }),

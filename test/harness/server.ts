@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { type Config, loadConfig } from '../../src/config/index.js';
+import { type Config, coreSettings, databaseTargets, loadConfig } from '../../src/config/index.js';
 import { Poolpilot, silentLogger } from '../../src/core/index.js';
 import { type App, createApp } from '../../src/server/app.js';
-import { createTestDatabase, type TestDatabase } from './database.js';
+import { createTestDatabase, DATA_ROLE, type TestDatabase } from './database.js';
 
 export interface RunningPoolpilot {
   poolpilot: Poolpilot;
@@ -26,13 +26,28 @@ export interface RunningPoolpilot {
 
 /**
  * A poolpilot configured from `env` exactly as `npm start` would be (DATABASE_URL required),
- * listening on a free loopback port. Always `close()` it (afterAll/onTestFinished).
+ * listening on a free loopback port. Always `close()` it (afterAll/onTestFinished). When
+ * DATABASE_URL connects as the test data role and no ADMIN_DATABASE_URL is given, the control
+ * plane gets the superuser on the same database, as the embedded default does.
  */
 export async function startPoolpilot(env: Record<string, string | undefined>): Promise<RunningPoolpilot> {
-  const config = loadConfig({ HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env, PORT: '0' });
-  if (!config.primary) throw new Error('startPoolpilot needs DATABASE_URL');
-  const poolpilot = new Poolpilot({ config, primary: config.primary, embedded: false, log: silentLogger });
-  const app = createApp(poolpilot, silentLogger);
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    ADMIN_DATABASE_URL: env.DATABASE_URL ? superuserFor(env.DATABASE_URL) : undefined,
+    ...env,
+    PORT: '0',
+  });
+  const targets = databaseTargets(config);
+  if (!targets.primary) throw new Error('startPoolpilot needs DATABASE_URL');
+  const poolpilot = new Poolpilot({
+    ...coreSettings(config),
+    primary: targets.primary,
+    replicas: targets.replicas,
+    embedded: false,
+    log: silentLogger,
+  });
+  const app = createApp(poolpilot, config, silentLogger);
   try {
     await poolpilot.start();
     const address: AddressInfo = await app.listen(0, '127.0.0.1');
@@ -65,6 +80,16 @@ export async function startPoolpilot(env: Record<string, string | undefined>): P
     await poolpilot.close(0);
     throw error;
   }
+}
+
+/** `url` (as the data role) with the shared servers' superuser credentials; undefined for other URLs. */
+function superuserFor(url: string): string | undefined {
+  const u = new URL(url);
+  if (decodeURIComponent(u.username) !== DATA_ROLE) return undefined;
+  const superuser = new URL(inject('databases').primaryUrl);
+  u.username = superuser.username;
+  u.password = superuser.password;
+  return u.toString();
 }
 
 export interface TestServer {

@@ -51,12 +51,12 @@ export class Telemetry {
   constructor(options: TelemetryOptions) {
     this.#options = options;
     this.#readActivity = singleFlight(() =>
-      readActivity(options.cluster.primary.pool, options.applicationName),
+      readActivity(options.cluster.primary.admin, options.applicationName),
     );
     this.registry = new SamplerRegistry(options.log, options.limits);
-    const primary = options.cluster.primary.pool;
+    const admin = options.cluster.primary.admin;
     const locator = new ServerProcessLocator(async () => {
-      const { rows } = await primary.query(SERVER_PROCESS_SQL);
+      const { rows } = await admin.query(SERVER_PROCESS_SQL);
       const row = rows[0] as { pid: number; started_ms: number };
       return { pid: row.pid, startedMs: row.started_ms };
     }, options.procRoot);

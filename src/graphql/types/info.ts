@@ -50,7 +50,7 @@ builder.queryField('info', (t) =>
     description:
       'Service name, version, uptime, PostgreSQL version, targets and configuration (secrets masked).',
     resolve: (_root, _args, ctx) => {
-      const config = describeConfig(ctx.poolpilot.config);
+      const config = describeConfig(ctx.config);
       return {
         ...ctx.poolpilot.info(),
         authEnabled: config.authEnabled,
