@@ -1,6 +1,6 @@
 import { createHash, pbkdf2Sync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/index.js';
+import { describeConfig, loadConfig } from '../src/config/index.js';
 import { PoolpilotError } from '../src/core/errors.js';
 import {
   backendKeyData,
@@ -303,6 +303,9 @@ describe('WIRE_* configuration', () => {
     expect(wire.users.map((u) => u.name)).toEqual(['app', 'ops']);
     expect(wire.adminUsers).toEqual(['ops']);
     expect(wire.host).toBe('0.0.0.0');
+    const described = JSON.stringify(describeConfig(loadConfig({ WIRE_USERS: `app:${verifierText}` })));
+    expect(described).toContain('"wire":{"port":6432');
+    expect(described).not.toContain(verifierText.split('$')[2]!.split(':')[0]!);
   });
 
   it.each([
