@@ -32,6 +32,15 @@ export function describeConfig(config: Readonly<Config>) {
     logLevel: config.logLevel,
     logSlowStatementMs: config.logSlowStatementMs,
     shutdownGraceMs: config.shutdownGraceMs,
+    // Verifiers are secrets: only how many users there are.
+    wire: {
+      port: config.wire.port,
+      host: config.wire.host,
+      users: config.wire.users.length,
+      adminUsers: [...config.wire.adminUsers],
+      statsUsers: [...config.wire.statsUsers],
+      maxClients: config.wire.maxClients,
+    },
   };
 }
 

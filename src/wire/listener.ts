@@ -155,6 +155,8 @@ export class WireListener {
   private accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.on('error', () => socket.destroy());
+    // Notices a client whose host vanished without closing, so it does not hold a slot forever.
+    socket.setKeepAlive(true, 60_000);
     let admitted = false;
     const timer = setTimeout(() => socket.destroy(), this.options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS);
     timer.unref();
