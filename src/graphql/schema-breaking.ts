@@ -116,7 +116,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     );
   } else {
     const { breaking, dangerous } = await breakingChanges(sdl);
-    const where = `against ${SDL_PATH} at ${base.slice(0, 12)}`;
+    const atHead = base === execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    const where =
+      `against ${SDL_PATH} at ${base.slice(0, 12)}` +
+      (atHead ? ' (no earlier revision in this clone: only uncommitted changes are checked)' : '');
     for (const c of dangerous) console.log(`  dangerous: ${c.message}`);
     if (breaking.length > 0) {
       for (const c of breaking) console.error(`  BREAKING: ${c.message}`);
