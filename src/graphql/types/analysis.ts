@@ -1,5 +1,6 @@
 import type { Analysis, PlanSummary, ScoreFactor, SeqScan } from '../../core/analyzer/index.js';
 import { builder } from '../builder.js';
+import { roundPercent } from '../rounding.js';
 import { PoolStatsRef, poolStatsView } from './pool-stats.js';
 
 export const SeverityEnum = builder.enumType('Severity', {
@@ -47,7 +48,10 @@ const ScoreFactorRef = builder.objectRef<ScoreFactor>('ScoreFactor').implement({
   description: 'One term of the complexity score.',
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The feature scored, e.g. joins or seqScanLargeTable.' }),
-    points: t.exposeFloat('points', { description: 'Points it adds to the complexity (0..100 in all).' }),
+    points: t.float({
+      description: 'Points it adds to the complexity (0..100 in all), 2 decimals.',
+      resolve: (f) => roundPercent(f.points),
+    }),
     detail: t.exposeString('detail', { description: 'The figures behind the points, in words.' }),
   }),
 });

@@ -29,8 +29,10 @@ export const ExecuteResultRef = builder.objectRef<ExecuteResult>('ExecuteResult'
       description: 'The columns, in order.',
       resolve: (r) => r.fields,
     }),
-    rowCount: t.exposeInt('rowCount', {
-      description: 'Rows returned or affected (returned, when truncated).',
+    rowCount: t.field({
+      type: 'SafeInt',
+      description: 'Rows returned or affected (returned, when truncated); SafeInt: an UPDATE can pass 2^31.',
+      resolve: (r) => r.rowCount,
     }),
     command: t.exposeString('command', {
       nullable: true,

@@ -2,6 +2,7 @@ import { type ConfigDescription, describeConfig } from '../../config/index.js';
 import type { ServiceInfo } from '../../core/index.js';
 import type { TargetState } from '../../core/pool/index.js';
 import { builder } from '../builder.js';
+import { roundMs } from '../rounding.js';
 import { TargetRoleEnum, TargetStatusEnum } from './health.js';
 import { ServiceConfigurationRef } from './info-configuration.js';
 
@@ -42,7 +43,10 @@ const ServiceInfoRef = builder.objectRef<InfoView>('ServiceInfo').implement({
       description: 'When the process started.',
       resolve: (i) => i.startedAt,
     }),
-    uptimeSeconds: t.exposeFloat('uptimeSeconds', { description: 'Seconds since startedAt.' }),
+    uptimeSeconds: t.float({
+      description: 'Seconds since startedAt, to the millisecond.',
+      resolve: (i) => roundMs(i.uptimeSeconds),
+    }),
     postgresVersion: t.exposeString('postgresVersion', {
       nullable: true,
       description: 'server_version of the primary; null until it was first reached.',

@@ -32,9 +32,16 @@ const SamplerRef = builder.objectRef<SamplerInfo>('TelemetrySampler').implement(
     intervalMs: t.exposeInt('intervalMs', { description: 'Milliseconds between samples.' }),
     subscribers: t.exposeInt('subscribers', { description: 'Subscriptions it serves now.' }),
     samplesTaken: t.exposeInt('samplesTaken', { description: 'Samples taken since the sampler started.' }),
-    delivered: t.exposeInt('delivered', { description: 'Samples handed to the current subscribers.' }),
-    superseded: t.exposeInt('superseded', {
+    delivered: t.field({
+      type: 'SafeInt',
+      description:
+        'Samples handed to the current subscribers (SafeInt: samples × subscribers can pass 2^31).',
+      resolve: (s) => s.delivered,
+    }),
+    superseded: t.field({
+      type: 'SafeInt',
       description: 'Samples a slow subscriber never saw because a newer one replaced them.',
+      resolve: (s) => s.superseded,
     }),
     startedAt: t.field({
       type: 'DateTime',
