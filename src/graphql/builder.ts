@@ -51,7 +51,8 @@ builder.addScalarType('SafeInt', SafeIntResolver);
 builder.queryType({
   description:
     'Read-only views of the pools, the database and the suggestions. Every field needs the viewer role ' +
-    '(or no API_TOKENS, on loopback): without a valid token UNAUTHENTICATED.',
+    '(or no API_TOKENS, on loopback): without a valid token UNAUTHENTICATED. Fields that read the database ' +
+    'fail with DB_UNAVAILABLE while the primary is down. Error codes: see errorCodes.',
   authScopes: { viewer: true },
 });
 builder.mutationType({
