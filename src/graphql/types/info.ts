@@ -2,18 +2,28 @@ import { type ConfigDescription, describeConfig } from '../../config/index.js';
 import type { ServiceInfo } from '../../core/index.js';
 import type { TargetState } from '../../core/pool/index.js';
 import { builder } from '../builder.js';
+import { roundMs } from '../rounding.js';
 import { TargetRoleEnum, TargetStatusEnum } from './health.js';
+import { ServiceConfigurationRef } from './info-configuration.js';
 
 const TargetInfoRef = builder.objectRef<TargetState>('TargetInfo').implement({
+  description: 'A database server poolpilot pools against.',
   fields: (t) => ({
-    name: t.exposeString('name'),
-    role: t.field({ type: TargetRoleEnum, resolve: (s) => s.role }),
-    host: t.string({ resolve: (s) => s.endpoint.host }),
-    port: t.int({ resolve: (s) => s.endpoint.port }),
-    database: t.string({ resolve: (s) => s.endpoint.database }),
-    user: t.string({ resolve: (s) => s.endpoint.user }),
-    status: t.field({ type: TargetStatusEnum, resolve: (s) => s.health.status }),
-    serverVersion: t.exposeString('serverVersion', { nullable: true }),
+    name: t.exposeString('name', { description: 'primary, replica-1, replica-2, ...' }),
+    role: t.field({ type: TargetRoleEnum, description: 'Primary or replica.', resolve: (s) => s.role }),
+    host: t.string({ description: 'Host name or address.', resolve: (s) => s.endpoint.host }),
+    port: t.int({ description: 'TCP port, 1..65535.', resolve: (s) => s.endpoint.port }),
+    database: t.string({ description: 'Database name.', resolve: (s) => s.endpoint.database }),
+    user: t.string({ description: 'The role poolpilot connects as.', resolve: (s) => s.endpoint.user }),
+    status: t.field({
+      type: TargetStatusEnum,
+      description: 'The health-check verdict (see Query.health for details).',
+      resolve: (s) => s.health.status,
+    }),
+    serverVersion: t.exposeString('serverVersion', {
+      nullable: true,
+      description: 'server_version, e.g. 16.4; null until first reached.',
+    }),
   }),
 });
 
@@ -24,21 +34,41 @@ interface InfoView extends ServiceInfo {
 }
 
 const ServiceInfoRef = builder.objectRef<InfoView>('ServiceInfo').implement({
+  description: 'The running service: version, uptime, targets and effective configuration.',
   fields: (t) => ({
-    name: t.exposeString('name'),
-    version: t.exposeString('version'),
-    startedAt: t.field({ type: 'DateTime', resolve: (i) => i.startedAt }),
-    uptimeSeconds: t.exposeFloat('uptimeSeconds'),
+    name: t.exposeString('name', { description: 'Always poolpilot.' }),
+    version: t.exposeString('version', { description: 'The package version (semver).' }),
+    startedAt: t.field({
+      type: 'DateTime',
+      description: 'When the process started.',
+      resolve: (i) => i.startedAt,
+    }),
+    uptimeSeconds: t.float({
+      description: 'Seconds since startedAt, to the millisecond.',
+      resolve: (i) => roundMs(i.uptimeSeconds),
+    }),
     postgresVersion: t.exposeString('postgresVersion', {
       nullable: true,
-      description: 'server_version of the primary.',
+      description: 'server_version of the primary; null until it was first reached.',
     }),
     embedded: t.exposeBoolean('embedded', { description: 'True when poolpilot started its own PostgreSQL.' }),
-    authEnabled: t.exposeBoolean('authEnabled'),
-    targets: t.field({ type: [TargetInfoRef], resolve: (i) => i.targets }),
+    authEnabled: t.exposeBoolean('authEnabled', {
+      description: 'API_TOKENS are configured: every operation needs a token.',
+    }),
+    targets: t.field({
+      type: [TargetInfoRef],
+      description: 'The primary first, then each replica.',
+      resolve: (i) => i.targets,
+    }),
+    configuration: t.field({
+      type: ServiceConfigurationRef,
+      description: 'The effective configuration; passwords and tokens are never included.',
+      resolve: (i) => i.config,
+    }),
     config: t.field({
       type: 'JSON',
-      description: 'The effective configuration; passwords and tokens are never included.',
+      description: 'The effective configuration as one JSON object; passwords and tokens are never included.',
+      deprecationReason: 'Use configuration: the same figures, typed and documented.',
       resolve: (i) => i.config,
     }),
   }),
