@@ -26,6 +26,9 @@ export function checkMaxRows(maxRows: number | undefined | null, limit: number):
 
 /** What executeQuery/executeTransaction refuse before anything is sent. */
 export function checkStatement(analysis: Analysis, params: unknown[], operation: string): void {
+  // Every check below needs the parse: a statement the analyzer could not judge is never exempt.
+  if (!analysis.judged)
+    throw new PoolpilotError(ErrorCode.BadUserInput, analysis.note ?? 'the statement could not be judged');
   if (analysis.parseError) return; // the primary reports the syntax error with its SQLSTATE and position
   if (analysis.statementCount > 1) {
     throw new PoolpilotError(

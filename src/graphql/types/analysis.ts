@@ -40,6 +40,7 @@ const PlanRef = builder.objectRef<PlanSummary>('PlanSummary').implement({
     estimatedRows: t.exposeFloat('estimatedRows'),
     seqScans: t.field({ type: [SeqScanRef], resolve: (p) => p.seqScans }),
     nodes: t.exposeStringList('nodes', { description: 'Plan node types, outermost first.' }),
+    indexesUsed: t.exposeStringList('indexesUsed', { description: 'Indexes the plan reads.' }),
   }),
 });
 
@@ -79,7 +80,15 @@ export const QueryAnalysisRef = builder.objectRef<Analysis>('QueryAnalysis').imp
     statementKinds: t.stringList({ resolve: (a) => a.features.statements }),
     tables: t.exposeStringList('tables'),
     tableRows: t.field({ type: 'JSON', nullable: true, resolve: (a) => a.tableRows }),
-    writes: t.exposeBoolean('writes', { description: 'Can write or lock: always runs on the primary.' }),
+    judged: t.exposeBoolean('judged', {
+      description:
+        'False when the statement could not be judged (nested too deep to parse safely, or the parser failed on it): executeQuery refuses it.',
+    }),
+    writes: t.exposeBoolean('writes', {
+      nullable: true,
+      description:
+        'Can write or lock: always runs on the primary. Null when unknown (did not parse): the primary.',
+    }),
     writeReasons: t.exposeStringList('writeReasons'),
     forcedPrimary: t.exposeBoolean('forcedPrimary', { description: 'Carries /* poolpilot:primary */.' }),
     planned: t.exposeBoolean('planned', { description: 'The planner was consulted and answered.' }),

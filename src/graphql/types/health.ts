@@ -1,8 +1,10 @@
+import type { ParserState } from '../../core/analyzer/index.js';
 import type { ReplicationState, TargetState } from '../../core/pool/index.js';
 import { builder } from '../builder.js';
 
 export const ServiceStatusEnum = builder.enumType('ServiceStatus', {
-  description: 'ok: every target up; degraded: the primary up, a replica down; down: no primary.',
+  description:
+    'ok: every target up; degraded: the primary up, a replica down (or the SQL parser restarted lately); down: no primary.',
   values: { OK: { value: 'ok' }, DEGRADED: { value: 'degraded' }, DOWN: { value: 'down' } } as const,
 });
 
@@ -50,10 +52,31 @@ export const TargetHealthRef = builder.objectRef<TargetState>('TargetHealth').im
   }),
 });
 
+export const AnalyzerHealthRef = builder.objectRef<ParserState>('AnalyzerHealth').implement({
+  description: "The query analyzer's SQL parser.",
+  fields: (t) => ({
+    status: t.field({
+      type: ServiceStatusEnum,
+      description:
+        'DEGRADED while the parser cannot be loaded, or for a minute after it had to be restarted.',
+      resolve: (s) => s.status,
+    }),
+    reason: t.exposeString('reason', { nullable: true }),
+    resets: t.exposeInt('resets', {
+      description: 'Parser instances replaced after an internal failure since start.',
+    }),
+    lastResetAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.lastResetAt }),
+    refused: t.exposeInt('refused', {
+      description: 'Statements not parsed because they nest too deep to parse safely.',
+    }),
+  }),
+});
+
 export interface HealthSnapshot {
   status: 'ok' | 'degraded' | 'down';
   checkedAt: Date;
   targets: TargetState[];
+  analyzer: ParserState;
 }
 
 export const HealthRef = builder.objectRef<HealthSnapshot>('Health').implement({
@@ -62,6 +85,7 @@ export const HealthRef = builder.objectRef<HealthSnapshot>('Health').implement({
     status: t.field({ type: ServiceStatusEnum, resolve: (h) => h.status }),
     checkedAt: t.field({ type: 'DateTime', resolve: (h) => h.checkedAt }),
     targets: t.field({ type: [TargetHealthRef], resolve: (h) => h.targets }),
+    analyzer: t.field({ type: AnalyzerHealthRef, resolve: (h) => h.analyzer }),
   }),
 });
 
@@ -71,7 +95,9 @@ builder.queryField('health', (t) =>
     description: 'The same figures as GET /health.',
     resolve: (_root, _args, ctx) => {
       const state = ctx.poolpilot.poolState();
-      return { status: state.status, checkedAt: new Date(), targets: state.targets };
+      const analyzer = ctx.poolpilot.analyzer.state();
+      const status = state.status === 'ok' && analyzer.status !== 'ok' ? 'degraded' : state.status;
+      return { status, checkedAt: new Date(), targets: state.targets, analyzer };
     },
   }),
 );
