@@ -104,12 +104,11 @@ export function parserState(): ParserState {
  * Parses one text. A syntax error is a `ParseFailure` (PostgreSQL would say the same); a text
  * too deep to parse safely, or one the parser failed on, is `NotJudged`.
  */
-export function parseStatement(sql: string): Parsed | ParseFailure | NotJudged {
-  const depth = estimatedDepth(sql);
-  if (depth > MAX_PARSE_DEPTH) {
+export function parseStatement(sql: string, maxDepth = MAX_PARSE_DEPTH): Parsed | ParseFailure | NotJudged {
+  if (estimatedDepth(sql, maxDepth) > maxDepth) {
     state.refused += 1;
     return {
-      notJudged: `the statement nests more than ${MAX_PARSE_DEPTH} levels deep (parentheses, CASE, chained operators); it is not parsed`,
+      notJudged: `the statement nests more than ${maxDepth} levels deep (parentheses, CASE, chained operators); it is not parsed`,
     };
   }
   return guarded(sql, (m, ptr) => {
