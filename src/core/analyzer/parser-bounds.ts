@@ -33,7 +33,9 @@ const CHAIN_WORDS = new Set([
   'OPERATOR',
 ]);
 const RESET_WORDS = new Set(['AND', 'OR', 'WHEN', 'THEN', 'ELSE']);
-const OPERATOR_CHARS = new Set('+-*/<>=~!@#%^&|`?:');
+const OPERATOR = new Uint8Array(128);
+for (const c of '+-*/<>=~!@#%^&|`?:') OPERATOR[c.charCodeAt(0)] = 1;
+const isOperator = (code: number) => code < 128 && OPERATOR[code] === 1;
 
 interface Level {
   chain: number;
@@ -82,7 +84,7 @@ export function estimatedDepth(sql: string, limit = MAX_PARSE_DEPTH): number {
       i = skipQuoted(sql, i + 1, "'", isEscapeString(sql, i));
     } else if (c === '"') {
       i = skipQuoted(sql, i + 1, '"', false);
-    } else if (c === '$' && !isIdentChar(sql[i - 1])) {
+    } else if (c === '$' && !isIdentChar(sql.charCodeAt(i - 1))) {
       i = skipDollarQuoted(sql, i);
     } else if (c === '(' || c === '[') {
       push(c === '(' ? ')' : ']');
@@ -93,12 +95,12 @@ export function estimatedDepth(sql: string, limit = MAX_PARSE_DEPTH): number {
     } else if (c === ',' || c === ';') {
       reset();
       i += 1;
-    } else if (OPERATOR_CHARS.has(c)) {
-      while (i < n && OPERATOR_CHARS.has(sql[i]!)) i += 1;
+    } else if (isOperator(sql.charCodeAt(i))) {
+      while (i < n && isOperator(sql.charCodeAt(i))) i += 1;
       grow();
-    } else if (isIdentStart(c)) {
+    } else if (isIdentStart(sql.charCodeAt(i))) {
       const start = i;
-      while (i < n && isIdentChar(sql[i])) i += 1;
+      while (i < n && isIdentChar(sql.charCodeAt(i))) i += 1;
       // A word glued to a quote is a string prefix (E'', U&'', B'', X''): the quote is read next.
       const word = i - start <= 9 ? sql.slice(start, i).toUpperCase() : '';
       if (word === 'CASE') push('END');
@@ -116,18 +118,19 @@ export function estimatedDepth(sql: string, limit = MAX_PARSE_DEPTH): number {
   return deepest;
 }
 
-function isIdentStart(c: string): boolean {
-  return /[A-Za-z_]/.test(c) || c.charCodeAt(0) >= 0x80;
+function isIdentStart(code: number): boolean {
+  return (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95 || code >= 0x80;
 }
 
-function isIdentChar(c: string | undefined): boolean {
-  return c !== undefined && (/[\w$]/.test(c) || c.charCodeAt(0) >= 0x80);
+/** NaN (before the start or past the end of the text) is no identifier character. */
+function isIdentChar(code: number): boolean {
+  return isIdentStart(code) || (code >= 48 && code <= 57) || code === 36;
 }
 
 /** E'...' (and e'...') take backslash escapes; the E must start its token. */
 function isEscapeString(sql: string, quote: number): boolean {
   const prefix = sql[quote - 1];
-  return (prefix === 'E' || prefix === 'e') && !isIdentChar(sql[quote - 2]);
+  return (prefix === 'E' || prefix === 'e') && !isIdentChar(sql.charCodeAt(quote - 2));
 }
 
 /** Index after the closing quote; a doubled quote is part of the text. */
