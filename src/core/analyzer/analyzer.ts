@@ -123,15 +123,18 @@ export class Analyzer {
   async #analyzeFresh(sql: string): Promise<Analysis> {
     await loadParser();
     const forcedPrimary = OVERRIDE.test(sql);
+    const resets = parserState().resets;
     const parsed = parseStatement(sql);
-    if (isParseFailure(parsed) || isNotJudged(parsed)) {
+    if (isNotJudged(parsed)) {
       this.#stats.misses += 1;
-      const analysis = isNotJudged(parsed)
-        ? this.#notJudged(parsed.notJudged, forcedPrimary)
-        : this.#parseFailure(parsed, forcedPrimary);
-      if (isNotJudged(parsed)) this.#log.warn({ reason: parsed.notJudged }, 'statement not judged');
-      this.#remember(sql, analysis, PARTIAL_TTL_MS);
-      return analysis;
+      // A parser failure is ours to look into; a text nested too deep is the caller's business.
+      if (parserState().resets > resets) this.#log.warn({ reason: parsed.notJudged }, 'SQL parser restarted');
+      else this.#log.info({ reason: parsed.notJudged }, 'statement not judged');
+      return this.#remember(sql, this.#notJudged(parsed.notJudged, forcedPrimary), PARTIAL_TTL_MS);
+    }
+    if (isParseFailure(parsed)) {
+      this.#stats.misses += 1;
+      return this.#remember(sql, this.#parseFailure(parsed, forcedPrimary), PARTIAL_TTL_MS);
     }
     if (parsed.stmts.length === 0)
       throw new PoolpilotError(ErrorCode.BadUserInput, 'the SQL has no statement');
@@ -145,9 +148,8 @@ export class Analyzer {
       fingerprint = fingerprintOf(sql);
       normalized = normalizedOf(sql);
     } catch (error) {
-      const analysis = this.#notJudged((error as Error).message, forcedPrimary);
-      this.#remember(sql, analysis, PARTIAL_TTL_MS);
-      return analysis;
+      this.#log.warn({ reason: (error as Error).message }, 'SQL parser failed after a parse');
+      return this.#remember(sql, this.#notJudged((error as Error).message, forcedPrimary), PARTIAL_TTL_MS);
     }
     let planner = this.#byShape.get(fingerprint);
     const shapeHit = planner !== undefined;
@@ -210,8 +212,9 @@ export class Analyzer {
     return analysis;
   }
 
-  #remember(sql: string, analysis: Analysis, ttlMs: number): void {
+  #remember(sql: string, analysis: Analysis, ttlMs: number): Analysis {
     if (sql.length <= MAX_CACHED_TEXT) this.#byText.set(sql, { ...analysis, cached: true }, ttlMs);
+    return analysis;
   }
 
   async #consultPlanner(
