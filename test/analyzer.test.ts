@@ -126,7 +126,10 @@ describe('query analyzer', () => {
     const a = await analyze('SELECT * FROM users WHERE');
     expect(a.parseError).toMatchObject({ message: expect.stringMatching(/syntax error/) });
     expect(a.parseError!.position).toBeGreaterThan(20);
-    expect(a.writes).toBe(true); // unknown: treated as a write, so it goes to the primary
+    // Unknown, not "writes": judged (PostgreSQL's grammar said no), and routed to the primary.
+    expect(a.writes).toBeNull();
+    expect(a.judged).toBe(true);
+    expect(pp.poolpilot.router.decide(a).target).toBe('primary');
   });
 });
 

@@ -4,8 +4,11 @@ import type { Poolpilot } from '../core/index.js';
 /** GET /health: liveness and readiness. 200 when ok or degraded, 503 when there is no primary. */
 export function healthBody(poolpilot: Poolpilot) {
   const state = poolpilot.poolState();
+  const analyzer = poolpilot.analyzer.state();
   return {
-    status: state.status,
+    // A broken SQL parser makes every statement unjudged (refused): the service is degraded.
+    status: state.status === 'ok' && analyzer.status !== 'ok' ? 'degraded' : state.status,
+    analyzer,
     service: poolpilot.info().name,
     version: poolpilot.info().version,
     uptimeSeconds: Math.round(poolpilot.info().uptimeSeconds),

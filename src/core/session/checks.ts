@@ -52,6 +52,9 @@ function containsNul(value: unknown, depth = 0): boolean {
 /** What executeQuery/executeTransaction refuse before anything is sent. */
 export function checkStatement(analysis: Analysis, params: unknown[], operation: string): void {
   checkNulBytes(params);
+  // Every check below needs the parse: a statement the analyzer could not judge is never exempt.
+  if (!analysis.judged)
+    throw new PoolpilotError(ErrorCode.BadUserInput, analysis.note ?? 'the statement could not be judged');
   if (analysis.parseError) return; // the primary reports the syntax error with its SQLSTATE and position
   if (analysis.statementCount > 1) {
     throw new PoolpilotError(

@@ -78,6 +78,15 @@ const SeqScanRef = builder.objectRef<SeqScan>('SequentialScan').implement({
   }),
 });
 
+const WriteStatusEnum = builder.enumType('WriteStatus', {
+  description: 'What the parse says a statement does to data.',
+  values: {
+    READS: { description: 'Only reads: may go to a replica by its complexity.' },
+    WRITES: { description: 'Writes or locks: the primary.' },
+    UNKNOWN: { description: 'Did not parse: the primary, which reports the error.' },
+  } as const,
+});
+
 const PlanRef = builder.objectRef<PlanSummary>('PlanSummary').implement({
   description: "The primary's planner estimate (EXPLAIN, never executed).",
   fields: (t) => ({
@@ -95,6 +104,7 @@ const PlanRef = builder.objectRef<PlanSummary>('PlanSummary').implement({
       resolve: (p) => p.seqScans,
     }),
     nodes: t.exposeStringList('nodes', { description: 'Plan node types, outermost first.' }),
+    indexesUsed: t.exposeStringList('indexesUsed', { description: 'Indexes the plan reads.' }),
   }),
 });
 
@@ -154,7 +164,20 @@ export const QueryAnalysisRef = builder.objectRef<Analysis>('QueryAnalysis').imp
       description: 'Estimated rows per relation named ({"public.orders": 120000}); null when not looked up.',
       resolve: (a) => a.tableRows,
     }),
-    writes: t.exposeBoolean('writes', { description: 'Can write or lock: always runs on the primary.' }),
+    judged: t.exposeBoolean('judged', {
+      description:
+        'False when the statement could not be judged (nested too deep to parse safely, or the parser failed on it): executeQuery refuses it.',
+    }),
+    writes: t.boolean({
+      description:
+        'Can write or lock, or unknown (did not parse): always runs on the primary. See writeStatus for which.',
+      resolve: (a) => a.writes !== false,
+    }),
+    writeStatus: t.field({
+      type: WriteStatusEnum,
+      description: 'READS, WRITES (or locks), or UNKNOWN when the statement did not parse.',
+      resolve: (a) => (a.writes === null ? 'UNKNOWN' : a.writes ? 'WRITES' : 'READS'),
+    }),
     writeReasons: t.exposeStringList('writeReasons', {
       description:
         'Why it counts as writing (INSERT, FOR UPDATE, a volatile function, ...); empty for reads.',

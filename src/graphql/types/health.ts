@@ -1,3 +1,4 @@
+import type { ParserState } from '../../core/analyzer/index.js';
 import type { ReplicationState, TargetState } from '../../core/pool/index.js';
 import { builder } from '../builder.js';
 import { roundMs } from '../rounding.js';
@@ -10,7 +11,8 @@ export const ServiceStatusEnum = builder.enumType('ServiceStatus', {
     OK: { value: 'ok', description: 'Every target up.' },
     DEGRADED: {
       value: 'degraded',
-      description: 'The primary up, a replica down: reads fall back to the primary.',
+      description:
+        'The primary up, and a replica down (reads fall back to the primary) or the SQL parser restarted lately.',
     },
     DOWN: {
       value: 'down',
@@ -124,10 +126,39 @@ export const TargetHealthRef = builder.objectRef<TargetState>('TargetHealth').im
   }),
 });
 
+export const AnalyzerHealthRef = builder.objectRef<ParserState>('AnalyzerHealth').implement({
+  description: "The query analyzer's SQL parser.",
+  fields: (t) => ({
+    status: t.field({
+      type: ServiceStatusEnum,
+      description:
+        'DEGRADED while the parser cannot be loaded, or for a minute after it had to be restarted.',
+      resolve: (s) => s.status,
+    }),
+    reason: t.exposeString('reason', {
+      nullable: true,
+      description: 'Why the parser is degraded (its last failure), or null when it is ok.',
+    }),
+    resets: t.exposeInt('resets', {
+      description: 'Parser instances replaced after an internal failure since start.',
+    }),
+    lastResetAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the parser was last replaced after a failure; null if never.',
+      resolve: (s) => s.lastResetAt,
+    }),
+    refused: t.exposeInt('refused', {
+      description: 'Statements not parsed because they nest too deep to parse safely.',
+    }),
+  }),
+});
+
 export interface HealthSnapshot {
   status: 'ok' | 'degraded' | 'down';
   checkedAt: Date;
   targets: TargetState[];
+  analyzer: ParserState;
 }
 
 export const HealthRef = builder.objectRef<HealthSnapshot>('Health').implement({
@@ -148,6 +179,11 @@ export const HealthRef = builder.objectRef<HealthSnapshot>('Health').implement({
       description: 'The primary first, then each replica.',
       resolve: (h) => h.targets,
     }),
+    analyzer: t.field({
+      type: AnalyzerHealthRef,
+      description: 'The SQL parser: its state, and how often it was replaced after a failure.',
+      resolve: (h) => h.analyzer,
+    }),
   }),
 });
 
@@ -157,7 +193,9 @@ builder.queryField('health', (t) =>
     description: 'The same figures as GET /health.',
     resolve: (_root, _args, ctx) => {
       const state = ctx.poolpilot.poolState();
-      return { status: state.status, checkedAt: new Date(), targets: state.targets };
+      const analyzer = ctx.poolpilot.analyzer.state();
+      const status = state.status === 'ok' && analyzer.status !== 'ok' ? 'degraded' : state.status;
+      return { status, checkedAt: new Date(), targets: state.targets, analyzer };
     },
   }),
 );
