@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { execute } from '../src/core/optimizer/apply.js';
-import { createTestDatabase, eventually, run, type TestDatabase } from './harness/database.js';
+import { eventually, run } from './harness/database.js';
 import { createProblemTables, idleInTransaction, runSlowLookups } from './harness/optimizer-fixtures.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { useTestServer } from './harness/server.js';
 
 const { primaryUrl } = inject('databases');
 const ADMIN = 'admin-token-apply-000000001';
@@ -16,16 +16,8 @@ const APPLY = `mutation($id: ID!, $dryRun: Boolean) {
 }`;
 
 describe('applyOptimization', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-  let url: string;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, null, 'apply');
-    url = db.url(primaryUrl);
-    await createProblemTables(url);
-    pp = await startPoolpilot({
-      DATABASE_URL: url,
+  const server = useTestServer(
+    {
       API_TOKENS: `admin:${ADMIN},operator:${OPERATOR},viewer:${VIEWER}`,
       SLOW_QUERY_MIN_CALLS: '5',
       SLOW_QUERY_MIN_MEAN_MS: '0',
@@ -33,16 +25,18 @@ describe('applyOptimization', () => {
       DB_POOL_MIN: '1',
       DB_POOL_SIZE: '2',
       DB_SERVER_CPUS: '2',
-    });
-    await runSlowLookups(url, 20);
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
+    },
+    {
+      prefix: 'apply',
+      seed: async ({ url }) => createProblemTables(url),
+    },
+  );
+  beforeAll(async () => {
+    await runSlowLookups(server.url, 20);
   });
 
   const find = async (kind: string, match: (o: any) => boolean = () => true) => {
-    const res = await pp.gql<any>(
+    const res = await server.pp.gql<any>(
       `{ optimizations(kind: ${kind}) { id title statements evidence } }`,
       {},
       VIEWER,
@@ -51,7 +45,7 @@ describe('applyOptimization', () => {
     return res.data.optimizations.find(match);
   };
   const apply = async (id: string, token = ADMIN, dryRun = false) =>
-    pp.gql<any>(APPLY, { id, dryRun }, token);
+    server.pp.gql<any>(APPLY, { id, dryRun }, token);
 
   it('lets neither a viewer nor an operator apply', async () => {
     const index = await find('CREATE_INDEX');
@@ -61,7 +55,10 @@ describe('applyOptimization', () => {
       const dry = await apply(index.id, token, true);
       expect(dry.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     }
-    const indexes = await run(url, `SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'events'`);
+    const indexes = await run(
+      server.url,
+      `SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'events'`,
+    );
     expect(indexes.rows[0].n).toBe(1);
   });
 
@@ -81,11 +78,14 @@ describe('applyOptimization', () => {
     expect(r.after.totalCost).toBeLessThan(r.before.totalCost / 2);
     console.log(`plan cost before ${r.before.totalCost}, after ${r.after.totalCost} (${r.message})`);
     const valid = await run(
-      url,
+      server.url,
       `SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE i.relname = 'events_account_id_idx'`,
     );
     expect(valid.rows).toEqual([{ indisvalid: true }]);
-    const plan = await run(url, 'EXPLAIN (FORMAT JSON) SELECT id, kind FROM events WHERE account_id = 42');
+    const plan = await run(
+      server.url,
+      'EXPLAIN (FORMAT JSON) SELECT id, kind FROM events WHERE account_id = 42',
+    );
     expect(JSON.stringify(plan.rows[0]['QUERY PLAN'])).toContain('events_account_id_idx');
 
     // The problem is gone: no longer suggested, and applying again changes nothing and says so.
@@ -97,7 +97,7 @@ describe('applyOptimization', () => {
 
   it('drops the INVALID index a failed concurrent build leaves, and says so', async () => {
     await run(
-      url,
+      server.url,
       `CREATE TABLE dupes AS SELECT g % 50000 AS code, g AS id FROM generate_series(1, 100000) g; ANALYZE dupes`,
     );
     // A unique index over duplicate values fails after its catalog entry exists: the INVALID-index case.
@@ -122,13 +122,16 @@ describe('applyOptimization', () => {
           query: 'SELECT id FROM dupes WHERE code = $1',
         },
       },
-      pp.poolpilot.cluster,
+      server.pp.poolpilot.cluster,
     );
     expect(effect.ok).toBe(false);
     expect(effect.error).toMatch(/could not create unique index/);
     expect(effect.message).toMatch(/INVALID index it left was dropped/);
     expect(effect.executed).toEqual(['DROP INDEX CONCURRENTLY IF EXISTS "public"."dupes_code_idx"']);
-    const left = await run(url, `SELECT count(*)::int AS n FROM pg_class WHERE relname = 'dupes_code_idx'`);
+    const left = await run(
+      server.url,
+      `SELECT count(*)::int AS n FROM pg_class WHERE relname = 'dupes_code_idx'`,
+    );
     expect(left.rows[0].n).toBe(0);
   });
 
@@ -139,13 +142,16 @@ describe('applyOptimization', () => {
       outcome: 'APPLIED',
       executed: ['ANALYZE "public"."audit_log"'],
     });
-    const stats = await run(url, `SELECT count(*)::int AS n FROM pg_stats WHERE tablename = 'audit_log'`);
+    const stats = await run(
+      server.url,
+      `SELECT count(*)::int AS n FROM pg_stats WHERE tablename = 'audit_log'`,
+    );
     expect(stats.rows[0].n).toBe(3);
     await eventually(async () => !(await find('ANALYZE_TABLE', (o) => o.title.includes('audit_log'))));
   });
 
   it('terminates the session idle in transaction, and only it', async () => {
-    const session = await idleInTransaction(url);
+    const session = await idleInTransaction(server.url);
     try {
       const terminate = await eventually(() =>
         find('TERMINATE_IDLE_IN_TRANSACTION', (o) => o.evidence.pid === session.pid),
@@ -153,7 +159,7 @@ describe('applyOptimization', () => {
       const before = await run(
         primaryUrl,
         `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'poolpilot'`,
-        [db.name],
+        [server.db.name],
       );
       const res = await apply(terminate.id);
       expect(res.data.applyOptimization).toMatchObject({
@@ -167,7 +173,7 @@ describe('applyOptimization', () => {
       const after = await run(
         primaryUrl,
         `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'poolpilot'`,
-        [db.name],
+        [server.db.name],
       );
       expect(after.rows[0].n).toBeGreaterThanOrEqual(Math.min(1, before.rows[0].n));
     } finally {
@@ -177,7 +183,9 @@ describe('applyOptimization', () => {
 
   it('resizes the pool live', async () => {
     await Promise.all(
-      Array.from({ length: 10 }, () => pp.poolpilot.cluster.primary.pool.query('SELECT pg_sleep(0.15)')),
+      Array.from({ length: 10 }, () =>
+        server.pp.poolpilot.cluster.primary.pool.query('SELECT pg_sleep(0.15)'),
+      ),
     );
     const resize = await find('POOL_RESIZE');
     expect(resize.evidence).toMatchObject({ currentMax: 2, recommendedMax: 16 });
@@ -187,8 +195,8 @@ describe('applyOptimization', () => {
       before: [{ target: 'primary', min: 1, max: 2 }],
       after: [{ target: 'primary', min: 1, max: 16 }],
     });
-    expect(pp.poolpilot.cluster.primary.pool.options.max).toBe(16);
-    const poolStats = await pp.gql<any>('{ poolStats { max } }', {}, VIEWER);
+    expect(server.pp.poolpilot.cluster.primary.pool.options.max).toBe(16);
+    const poolStats = await server.pp.gql<any>('{ poolStats { max } }', {}, VIEWER);
     expect(poolStats.data.poolStats.max).toBe(16);
   });
 

@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { analysisBatching } from '../src/graphql/types/insights-loaders.js';
-import { createTestDatabase, run, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
-
-const { primaryUrl } = inject('databases');
+import { run } from './harness/database.js';
+import { useTestServer } from './harness/server.js';
 
 const PAGE = `{
   slowQueries(limit: 50, minCalls: 2, minMeanMs: 0, orderBy: CALLS) {
@@ -12,38 +10,34 @@ const PAGE = `{
 }`;
 
 describe('slowQueries analyses through a DataLoader', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, null, 'loader');
-    const url = db.url(primaryUrl);
-    await run(
-      url,
-      `CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+  const server = useTestServer(
+    {},
+    {
+      prefix: 'loader',
+      seed: async ({ url }) => {
+        await run(
+          url,
+          `CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
        CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 100000) g;
        ALTER TABLE items ADD PRIMARY KEY (id);`,
-    );
-    await run(url, 'ANALYZE items');
-    await run(url, 'SELECT pg_stat_statements_reset()');
-    // Sixty distinct shapes (the expression tree differs; aliases and constants would not), each
-    // run twice: more than one page.
-    const statements = Array.from(
-      { length: 60 },
-      (_, i) => `SELECT id${' + id'.repeat(i)}, name FROM items WHERE id = ${i + 1};`,
-    );
-    await run(url, statements.join('\n') + statements.join('\n'));
-    pp = await startPoolpilot({ DATABASE_URL: url });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+        );
+        await run(url, 'ANALYZE items');
+        await run(url, 'SELECT pg_stat_statements_reset()');
+        // Sixty distinct shapes (the expression tree differs; aliases and constants would not), each
+        // run twice: more than one page.
+        const statements = Array.from(
+          { length: 60 },
+          (_, i) => `SELECT id${' + id'.repeat(i)}, name FROM items WHERE id = ${i + 1};`,
+        );
+        await run(url, statements.join('\n') + statements.join('\n'));
+      },
+    },
+  );
 
   it('resolves a page of 50 analyses in one batch, and a second page from cache without per-row queries', async () => {
     // Every connection hand-out on the primary: slowQueries' own statements and the analyzer's plans.
     let leases = 0;
-    const stop = pp.poolpilot.cluster.primary.pool.observe({
+    const stop = server.pp.poolpilot.cluster.primary.pool.observe({
       acquired: () => {
         leases += 1;
       },
@@ -51,7 +45,7 @@ describe('slowQueries analyses through a DataLoader', () => {
     const batches = analysisBatching.batches;
     const keys = analysisBatching.keys;
 
-    const first = await pp.gql<any>(PAGE);
+    const first = await server.pp.gql<any>(PAGE);
     expect(first.errors).toBeUndefined();
     const page = first.data.slowQueries;
     expect(page).toHaveLength(50);
@@ -68,7 +62,7 @@ describe('slowQueries analyses through a DataLoader', () => {
     expect(firstLeases).toBeLessThanOrEqual(2 + 50);
 
     leases = 0;
-    const second = await pp.gql<any>(PAGE);
+    const second = await server.pp.gql<any>(PAGE);
     expect(second.data.slowQueries).toHaveLength(50);
     // The analyzer's own planning statements show up in pg_stat_statements in between, as new
     // shapes; every shape of the first page is answered from the analyzer's cache.

@@ -1,22 +1,17 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, eventually, run, type TestDatabase } from './harness/database.js';
+import { eventually, run } from './harness/database.js';
 import { createProblemTables, idleInTransaction, runSlowLookups } from './harness/optimizer-fixtures.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { useTestServer } from './harness/server.js';
 
 const { primaryUrl } = inject('databases');
 
 const LIST = `{ optimizations { id kind title rationale risk statements action applicable requiresRestart evidence artifact } }`;
 
 describe('optimizations', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
   let session: { pid: number; close: () => Promise<void> };
 
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, null, 'optim');
-    await createProblemTables(db.url(primaryUrl));
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
+  const server = useTestServer(
+    {
       SLOW_QUERY_MIN_CALLS: '5',
       SLOW_QUERY_MIN_MEAN_MS: '0',
       IDLE_IN_TRANSACTION_LIMIT_MS: '1000',
@@ -25,18 +20,24 @@ describe('optimizations', () => {
       DB_POOL_SIZE: '2',
       DB_SERVER_CPUS: '4',
       DB_SERVER_MEMORY_MB: '8192',
-    });
-    await runSlowLookups(db.url(primaryUrl), 20);
-    session = await idleInTransaction(db.url(primaryUrl));
+    },
+    {
+      prefix: 'optim',
+      seed: async ({ url }) => {
+        await createProblemTables(url);
+      },
+    },
+  );
+  beforeAll(async () => {
+    await runSlowLookups(server.url, 20);
+    session = await idleInTransaction(server.url);
   });
   afterAll(async () => {
     await session?.close();
-    await pp?.close();
-    await db?.drop();
   });
 
   const list = async () => {
-    const res = await pp.gql<any>(LIST);
+    const res = await server.pp.gql<any>(LIST);
     expect(res.errors).toBeUndefined();
     return res.data.optimizations as any[];
   };
@@ -94,7 +95,7 @@ describe('optimizations', () => {
     const own = await run(
       primaryUrl,
       `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name IN ('poolpilot', 'poolpilot-health')`,
-      [db.name],
+      [server.db.name],
     );
     for (const { pid } of own.rows) expect(all.some((o) => o.evidence.pid === pid)).toBe(false);
 
@@ -108,14 +109,16 @@ describe('optimizations', () => {
     const ini = all.find((o) => o.kind === 'PGBOUNCER_CONFIG');
     expect(ini.artifact).toContain('pool_mode = transaction');
     expect(ini.artifact).toContain('default_pool_size = 15'); // the guide's 4-CPU row
-    expect(ini.artifact).toContain(`dbname=${db.name}`);
+    expect(ini.artifact).toContain(`dbname=${server.db.name}`);
     expect(ini.artifact).not.toContain(new URL(primaryUrl).password);
   });
 
   it('suggests a bigger pool when callers queue for connections', async () => {
     // Twelve concurrent statements against a pool of two.
     await Promise.all(
-      Array.from({ length: 12 }, () => pp.poolpilot.cluster.primary.pool.query('SELECT pg_sleep(0.15)')),
+      Array.from({ length: 12 }, () =>
+        server.pp.poolpilot.cluster.primary.pool.query('SELECT pg_sleep(0.15)'),
+      ),
     );
     const resize = (await list()).find((o) => o.kind === 'POOL_RESIZE');
     expect(resize).toMatchObject({
@@ -129,7 +132,7 @@ describe('optimizations', () => {
 
   it('keeps the same id for the same problem', async () => {
     const first = (await list()).map((o) => `${o.kind}:${o.id}`).sort();
-    await runSlowLookups(db.url(primaryUrl), 3);
+    await runSlowLookups(server.url, 3);
     const second = (await list()).map((o) => `${o.kind}:${o.id}`).sort();
     expect(second).toEqual(first);
   });
@@ -140,7 +143,7 @@ describe('optimizations', () => {
     const terminate = all.find((o) => o.kind === 'TERMINATE_IDLE_IN_TRANSACTION');
     const resize = all.find((o) => o.kind === 'POOL_RESIZE');
     for (const o of [index, terminate, resize]) {
-      const res = await pp.gql<any>(
+      const res = await server.pp.gql<any>(
         'mutation($id: ID!) { applyOptimization(id: $id, dryRun: true) { outcome dryRun statements executed message audit { outcome dryRun } } }',
         { id: o.id },
       );
@@ -154,7 +157,7 @@ describe('optimizations', () => {
       });
     }
     const indexes = await run(
-      db.url(primaryUrl),
+      server.url,
       `SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'events'`,
     );
     expect(indexes.rows[0].n).toBe(1); // the primary key only
@@ -162,7 +165,7 @@ describe('optimizations', () => {
       session.pid,
     ]);
     expect(alive.rows[0].n).toBe(1);
-    expect(pp.poolpilot.cluster.primary.pool.options.max).toBe(2);
+    expect(server.pp.poolpilot.cluster.primary.pool.options.max).toBe(2);
     const again = await list();
     expect(again.map((o) => o.id)).toEqual(expect.arrayContaining([index.id, terminate.id, resize.id]));
   });

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { OWN_MARK } from '../src/core/application-name.js';
 import type { ExecuteResult } from '../src/core/executor/index.js';
-import { createTestDatabase, run, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { run } from './harness/database.js';
+import { useTestCore } from './harness/server.js';
 import { createShop, GUIDE_QUERY } from './support/shop.js';
 
 const { primaryUrl, replicaUrl } = inject('databases');
@@ -129,37 +129,39 @@ const CORPUS: Case[] = [
 ];
 
 describe('routing corpus: where each statement actually ran', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
   const results: (ExecuteResult | { error: { code: string; details: Record<string, unknown> } })[] = [];
   const ran: Record<Where, string[]> = { primary: [], replica: [] };
 
-  beforeAll(async () => {
-    if (!replicaUrl) throw new Error('the routing corpus needs a replica');
-    db = await createTestDatabase(primaryUrl, replicaUrl, 'pp_corpus');
-    const url = db.url(primaryUrl);
-    await createShop(url, null);
-    await run(
-      url,
-      `CREATE TABLE scratch_b (id int); CREATE TABLE scratch_c (id int);
-       CREATE MATERIALIZED VIEW item_labels AS SELECT label FROM items;
-       INSERT INTO notes (body) VALUES ('first');`,
-    );
-    pp = await startPoolpilot({
-      DATABASE_URL: url,
-      DB_REPLICA_URLS: db.url(replicaUrl),
+  const server = useTestCore(
+    {
       DB_POOL_MIN: '1',
       DB_POOL_SIZE: '4',
       HEALTH_CHECK_INTERVAL_MS: '200',
       DB_REPLICA_MAX_LAG_MS: '60000',
       READ_YOUR_WRITES_WINDOW_MS: '0', // read-your-writes has its own test; here, the class rules alone
-    });
+    },
+    {
+      replica: true,
+      prefix: 'pp_corpus',
+      seed: async ({ url }) => {
+        await createShop(url, null);
+        await run(
+          url,
+          `CREATE TABLE scratch_b (id int); CREATE TABLE scratch_c (id int);
+       CREATE MATERIALIZED VIEW item_labels AS SELECT label FROM items;
+       INSERT INTO notes (body) VALUES ('first');`,
+        );
+      },
+    },
+  );
+  beforeAll(async () => {
+    if (!replicaUrl) throw new Error('the routing corpus needs a replica');
     // Wait for the replica to have replayed the fixture before reads are expected there.
-    await waitForReplay(url, db.url(replicaUrl));
+    await waitForReplay(server.url, server.db.url(replicaUrl));
     for (const [i, c] of CORPUS.entries()) {
       const sql = `/* corpus-${i} */ ${c.sql}`;
       try {
-        results.push(await pp.poolpilot.execute(sql, c.params ?? [], { maxRows: 5 }));
+        results.push(await server.poolpilot.execute(sql, c.params ?? [], { maxRows: 5 }));
       } catch (error) {
         results.push({ error: error as any });
       }
@@ -171,15 +173,11 @@ describe('routing corpus: where each statement actually ran', () => {
         await run(
           base,
           'SELECT s.query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 AND s.query NOT LIKE $2',
-          [db.name, `${OWN_MARK}%`],
+          [server.db.name, `${OWN_MARK}%`],
         )
       ).rows.map((r) => r.query as string);
     ran.primary = await statementsOf(primaryUrl);
     ran.replica = await statementsOf(replicaUrl);
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
   });
 
   it('has at least 40 statements', () => {

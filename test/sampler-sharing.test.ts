@@ -1,11 +1,10 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CONNECTION_STATES_SQL } from '../src/core/telemetry/sql.js';
-import { createTestDatabase, eventually, run, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { eventually, run } from './harness/database.js';
+import { useTestServer } from './harness/server.js';
 import { collect, wsClient } from './harness/subscriptions.js';
 
-const { primaryUrl } = inject('databases');
 const SUBSCRIBERS = 8;
 
 /** Times the sampling query ran in this file's database, from pg_stat_statements. */
@@ -25,23 +24,19 @@ async function samplingCalls(dbUrl: string): Promise<number> {
 }
 
 describe('one sampler per stream and interval', () => {
-  let db: TestDatabase;
-  let pp: RunningPoolpilot;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl);
-    await run(db.url(primaryUrl), 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-    pp = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '1' });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+  const server = useTestServer(
+    { DB_POOL_MIN: '1' },
+    {
+      seed: async ({ url }) => {
+        await run(url, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      },
+    },
+  );
 
   it('queries once per interval whatever the number of subscribers, and stops after the last', async () => {
     expect(CONNECTION_STATES_SQL).toContain('pg_blocking_pids');
-    const telemetry = pp.poolpilot.telemetry;
-    const client = wsClient(pp.wsUrl);
+    const telemetry = server.pp.poolpilot.telemetry;
+    const client = wsClient(server.pp.wsUrl);
     const query = 'subscription { connectionStates(intervalMs: 250) { seq total } }';
     try {
       const subs = Array.from({ length: SUBSCRIBERS }, () => collect(client, query));
@@ -62,7 +57,7 @@ describe('one sampler per stream and interval', () => {
 
       // The database agrees: calls track samples taken, not samples × subscribers.
       const calls = await eventually(async () => {
-        const n = await samplingCalls(db.url(primaryUrl));
+        const n = await samplingCalls(server.url);
         return n >= 6 ? n : 0;
       });
       const takenNow = telemetry.samplers()[0]!.samplesTaken;
@@ -87,16 +82,16 @@ describe('one sampler per stream and interval', () => {
       await eventually(() => telemetry.samplers().length === 0);
 
       // Stopped: no more sampling queries.
-      const after = await samplingCalls(db.url(primaryUrl));
+      const after = await samplingCalls(server.url);
       await new Promise((r) => setTimeout(r, 1_000));
-      expect(await samplingCalls(db.url(primaryUrl))).toBe(after);
+      expect(await samplingCalls(server.url)).toBe(after);
     } finally {
       await client.dispose();
     }
   });
 
   it('shares the pool sampler the same way', async () => {
-    const telemetry = pp.poolpilot.telemetry;
+    const telemetry = server.pp.poolpilot.telemetry;
     const streams = Array.from({ length: SUBSCRIBERS }, () => telemetry.poolUtilization(250));
     try {
       const firsts = await Promise.all(streams.map((s) => s.next()));

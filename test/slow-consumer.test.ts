@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { silentLogger } from '../src/core/index.js';
 import { SamplerRegistry } from '../src/core/telemetry/index.js';
-import { createTestDatabase, eventually, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { eventually } from './harness/database.js';
+import { useTestServer } from './harness/server.js';
 
-const { primaryUrl } = inject('databases');
 const SUBSCRIPTIONS = 200;
 const QUERY = `subscription { poolUtilization(intervalMs: 250) {
   at seq intervalMs elapsedMs status
@@ -35,23 +34,16 @@ describe('a subscriber that stops reading', () => {
   });
 
   describe('over WebSocket', () => {
-    let db: TestDatabase;
-    let pp: RunningPoolpilot;
     let socket: WebSocket | undefined;
 
-    beforeAll(async () => {
-      db = await createTestDatabase(primaryUrl);
-      pp = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '1' });
-    });
+    const server = useTestServer({ DB_POOL_MIN: '1' });
     afterAll(async () => {
       socket?.terminate();
-      await pp?.close();
-      await db?.drop();
     });
 
     it('stops sending while the client does not read, then sends the newest samples', async () => {
       const received = new Map<string, number[]>();
-      socket = new WebSocket(pp.wsUrl, 'graphql-transport-ws');
+      socket = new WebSocket(server.pp.wsUrl, 'graphql-transport-ws');
       const ws = socket;
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       ws.on('message', (raw) => {
@@ -68,8 +60,8 @@ describe('a subscriber that stops reading', () => {
         ws.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: QUERY } }));
       }
       await eventually(() => received.size === SUBSCRIPTIONS, 20_000);
-      const info = () => pp.poolpilot.telemetry.samplers()[0]!;
-      expect(pp.poolpilot.telemetry.samplers()).toHaveLength(1);
+      const info = () => server.pp.poolpilot.telemetry.samplers()[0]!;
+      expect(server.pp.poolpilot.telemetry.samplers()).toHaveLength(1);
 
       ws.pause();
       // Kernel buffers absorb a few MB first; then the server has to stop.
