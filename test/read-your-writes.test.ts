@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { eventually, run } from './harness/database.js';
-import { startPoolpilot, useTestCore } from './harness/server.js';
+import { startCore, useTestCore } from './harness/server.js';
 
 const { replicaUrl } = inject('databases');
 
@@ -72,7 +72,7 @@ describe('read-your-writes', () => {
   });
 
   it('serves every read from the replica when the window is 0, so the test above is not an accident', async () => {
-    const off = await startPoolpilot({
+    const off = await startCore({
       DATABASE_URL: server.url,
       DB_REPLICA_URLS: server.db.url(replicaUrl!),
       DB_POOL_MIN: '0',
