@@ -17,7 +17,7 @@ import {
   WireListener,
 } from '../src/wire/index.js';
 import { parseVerifier, type ScramVerifier } from '../src/wire/scram-verifier.js';
-import { type EmbeddedCluster, run, startEmbeddedCluster } from '../test/harness/cluster.js';
+import { type EmbeddedCluster, run, startEmbeddedCluster } from '../support/postgres-cluster.js';
 import { sleep } from './load.js';
 
 /**
@@ -418,7 +418,7 @@ async function startPoolpilot(
   verifier: string,
 ): Promise<ChildProcess> {
   const httpPort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: path.resolve(import.meta.dirname, '..'),
     env: {
       PATH: process.env.PATH,

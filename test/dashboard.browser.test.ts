@@ -1,38 +1,32 @@
 import { mkdirSync } from 'node:fs';
 import pg from 'pg';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from './harness/browser.js';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { useTestServer } from './harness/server.js';
 
-const { primaryUrl } = inject('databases');
 const VIEWER = 'dashboard-viewer-token-42';
 const CHARTS = ['utilization', 'waiting', 'cpu', 'states', 'queue'];
 
 describe.runIf(chromiumAvailable())('the live dashboard in Chromium', () => {
-  let db: TestDatabase;
-  let pp: RunningPoolpilot;
   let browser: Browser;
   let idler: pg.Client;
   let load = true;
   let loader: Promise<void> | undefined;
 
+  const server = useTestServer({
+    DB_POOL_MIN: '2',
+    API_TOKENS: `viewer:${VIEWER}`,
+  });
   beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl);
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_POOL_MIN: '2',
-      API_TOKENS: `viewer:${VIEWER}`,
-    });
     browser = await launchChromium();
     // Something to draw: a trickle of queries through the pool and a session idle in a transaction.
     loader = (async () => {
-      const pool = pp.poolpilot.cluster.primary.pool;
+      const pool = server.pp.poolpilot.cluster.primary.pool;
       while (load)
         await Promise.all([1, 2, 3].map(() => pool.query('SELECT pg_sleep(0.15)').catch(() => undefined)));
     })();
-    idler = new pg.Client({ connectionString: db.url(primaryUrl), application_name: 'report-job' });
+    idler = new pg.Client({ connectionString: server.url, application_name: 'report-job' });
     await idler.connect();
     await idler.query('BEGIN');
   });
@@ -41,8 +35,6 @@ describe.runIf(chromiumAvailable())('the live dashboard in Chromium', () => {
     await loader;
     await idler?.end().catch(() => undefined);
     await browser?.close();
-    await pp?.close();
-    await db?.drop();
   });
 
   it('asks for a token, then draws every chart from live samples using only local files', async () => {
@@ -61,7 +53,7 @@ describe.runIf(chromiumAvailable())('the live dashboard in Chromium', () => {
     page.on('requestfailed', (request) => failed.push(request.url()));
     page.on('pageerror', (error) => pageErrors.push(error.message));
     try {
-      await page.goto(`${pp.url}/dashboard`);
+      await page.goto(`${server.pp.url}/dashboard`);
       await page.waitForSelector('#token-form:not([hidden])', { timeout: 30_000 });
       await page.fill('#token', VIEWER);
       await page.click('#token-form button');

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { run } from './cluster.js';
+import { run } from '../../support/postgres-cluster.js';
 
 /**
  * A fresh database per test file on the shared servers, so that counts from pg_stat_activity or

@@ -27,13 +27,9 @@ const TargetInfoRef = builder.objectRef<TargetState>('TargetInfo').implement({
   }),
 });
 
-interface InfoView extends ServiceInfo {
-  authEnabled: boolean;
-  targets: TargetState[];
-  config: ConfigDescription;
-}
-
-const ServiceInfoRef = builder.objectRef<InfoView>('ServiceInfo').implement({
+// Targets and configuration are resolved only when asked for: the pool snapshot summarises every
+// latency histogram, which made `{ info { name version } }` cost more than a statement.
+const ServiceInfoRef = builder.objectRef<ServiceInfo>('ServiceInfo').implement({
   description: 'The running service: version, uptime, targets and effective configuration.',
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Always poolpilot.' }),
@@ -52,24 +48,25 @@ const ServiceInfoRef = builder.objectRef<InfoView>('ServiceInfo').implement({
       description: 'server_version of the primary; null until it was first reached.',
     }),
     embedded: t.exposeBoolean('embedded', { description: 'True when poolpilot started its own PostgreSQL.' }),
-    authEnabled: t.exposeBoolean('authEnabled', {
+    authEnabled: t.boolean({
       description: 'API_TOKENS are configured: every operation needs a token.',
+      resolve: (_i, _a, ctx) => ctx.config.tokens.length > 0,
     }),
     targets: t.field({
       type: [TargetInfoRef],
       description: 'The primary first, then each replica.',
-      resolve: (i) => i.targets,
+      resolve: (_i, _a, ctx): TargetState[] => ctx.poolpilot.poolState().targets,
     }),
     configuration: t.field({
       type: ServiceConfigurationRef,
       description: 'The effective configuration; passwords and tokens are never included.',
-      resolve: (i) => i.config,
+      resolve: (_i, _a, ctx): ConfigDescription => describeConfig(ctx.config),
     }),
     config: t.field({
       type: 'JSON',
       description: 'The effective configuration as one JSON object; passwords and tokens are never included.',
       deprecationReason: 'Use configuration: the same figures, typed and documented.',
-      resolve: (i) => i.config,
+      resolve: (_i, _a, ctx): ConfigDescription => describeConfig(ctx.config),
     }),
   }),
 });
@@ -79,14 +76,6 @@ builder.queryField('info', (t) =>
     type: ServiceInfoRef,
     description:
       'Service name, version, uptime, PostgreSQL version, targets and configuration (secrets masked).',
-    resolve: (_root, _args, ctx) => {
-      const config = describeConfig(ctx.config);
-      return {
-        ...ctx.poolpilot.info(),
-        authEnabled: config.authEnabled,
-        targets: ctx.poolpilot.poolState().targets,
-        config,
-      };
-    },
+    resolve: (_root, _args, ctx) => ctx.poolpilot.info(),
   }),
 );
