@@ -71,13 +71,18 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const stopOptimizationLog = logOptimizations(poolpilot, log);
 
   let stopping = false;
+  let stoppingSince = 0;
   const stop = async (signal: string) => {
+    // `npm start` forwards the terminal's Ctrl-C that the service received itself: a repeat
+    // within a second is that same request, not an impatient second one.
+    if (stopping && performance.now() - stoppingSince < 1_000) return;
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
       await embedded?.server.kill();
       process.exit(1);
     }
     stopping = true;
+    stoppingSince = performance.now();
     stopSlowLog();
     stopOptimizationLog();
     // Past the grace period, closing pools and PostgreSQL get a bounded extra while.
