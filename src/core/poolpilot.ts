@@ -107,6 +107,7 @@ export class Poolpilot {
       dbContainer: options.dbContainer,
       // Read at sample time: the queue is created further down.
       queueState: () => this.queue.state(),
+      clientState: () => this.clients.summary(),
       log: options.log.child({ component: 'telemetry' }),
     });
     const { analyzer, routing, execute, queue } = options;

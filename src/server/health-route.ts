@@ -12,6 +12,7 @@ export function healthBody(poolpilot: Poolpilot) {
     service: poolpilot.info().name,
     version: poolpilot.info().version,
     uptimeSeconds: Math.round(poolpilot.info().uptimeSeconds),
+    fronts: poolpilot.clients.fronts().map((f) => ({ ...f, clients: poolpilot.clients.summary().total })),
     targets: state.targets.map((t) => ({
       name: t.name,
       role: t.role,

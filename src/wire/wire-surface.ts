@@ -66,15 +66,19 @@ export class WireSurface implements Surface {
     await this.#readServerParameters();
     const address = await this.listener.listen(this.#config.port, this.#config.host);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `postgres://${host}:${address.port}/${this.#poolpilot.cluster.primary.spec.endpoint.database}`;
+    const url = `postgres://${host}:${address.port}/${this.#poolpilot.cluster.primary.spec.endpoint.database}`;
+    this.#poolpilot.clients.front({ name: this.name, listening: true, url });
+    return url;
   }
 
   /** Clients finish the transaction in flight, then are closed with 57P01. */
   drain(graceMs: number): Promise<boolean> {
+    this.#poolpilot.clients.front({ name: this.name, listening: false, url: null });
     return this.listener.drain(graceMs);
   }
 
   close(): Promise<void> {
+    this.#poolpilot.clients.front({ name: this.name, listening: false, url: null });
     return this.listener.close();
   }
 

@@ -113,8 +113,17 @@ export class ClientRecord {
   }
 }
 
+/** A front that accepts clients (the wire listener), as it reports itself. */
+export interface FrontStatus {
+  name: string;
+  listening: boolean;
+  /** Where it listens, e.g. postgres://127.0.0.1:6432/app; null when off. */
+  url: string | null;
+}
+
 export class ClientRegistry {
   readonly #clients = new Map<number, ClientRecord>();
+  readonly #fronts = new Map<string, FrontStatus>();
   readonly #traffic = new Map<string, TrafficCounters>();
   #nextId = 1;
 
@@ -144,6 +153,20 @@ export class ClientRegistry {
       this.#traffic.set(target, counters);
     }
     return counters;
+  }
+
+  /** A front says whether and where it listens. */
+  front(status: FrontStatus): void {
+    this.#fronts.set(status.name, status);
+  }
+
+  fronts(): FrontStatus[] {
+    return [...this.#fronts.values()];
+  }
+
+  /** Every target's counters, for totals. */
+  allTraffic(): Map<string, TrafficCounters> {
+    return this.#traffic;
   }
 
   list(): ClientInfo[] {

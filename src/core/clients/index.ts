@@ -4,5 +4,6 @@ export {
   ClientRegistry,
   type ClientState,
   type ClientSummary,
+  type FrontStatus,
   type TrafficCounters,
 } from './client-registry.js';

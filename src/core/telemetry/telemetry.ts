@@ -1,3 +1,4 @@
+import type { ClientSummary } from '../clients/index.js';
 import type { Logger } from '../logger.js';
 import type { Cluster } from '../pool/index.js';
 import {
@@ -26,6 +27,8 @@ export interface TelemetryOptions {
   dbContainer: string | null;
   /** The complex-query queue's figures, when there is a queue. */
   queueState?: () => QueueFigures | null;
+  /** Wire-front clients by state, read at sample time. */
+  clientState?: () => ClientSummary | null;
   log: Logger;
   limits?: IntervalLimits;
   dockerSocket?: string;
@@ -70,12 +73,13 @@ export class Telemetry {
   }
 
   poolUtilization(intervalMs?: number | null): SampleStream<PoolSample> {
-    const { cluster, queueState } = this.#options;
+    const { cluster, queueState, clientState } = this.#options;
     return this.registry.subscribe('poolUtilization', intervalMs, (ms) =>
       poolSampleTaker(
         ms,
         () => cluster.state(),
         () => queueState?.() ?? null,
+        () => clientState?.() ?? null,
       ),
     );
   }

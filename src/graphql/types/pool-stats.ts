@@ -2,6 +2,7 @@ import { ErrorCode, PoolpilotError } from '../../core/index.js';
 import type { ClusterState, PoolState, PoolTotals, TargetState } from '../../core/pool/index.js';
 import { builder } from '../builder.js';
 import { roundMs, roundPercent } from '../rounding.js';
+import { ClientSummaryRef, TrafficRef, totalTraffic } from './clients.js';
 import { ReplicationRef, ServiceStatusEnum, TargetRoleEnum, TargetStatusEnum } from './health.js';
 import { LatencyRef } from './latency.js';
 
@@ -97,6 +98,16 @@ export const TargetPoolStatsRef = builder.objectRef<TargetPoolView>('TargetPoolS
   description: "One target's pool figures, with the target they belong to.",
   interfaces: [PoolFiguresRef],
   fields: (t) => ({
+    clients: t.field({
+      type: ClientSummaryRef,
+      description: 'Wire-front clients holding a connection of this target (cl_active).',
+      resolve: (s, _a, ctx) => ctx.poolpilot.clients.summary(s.target.name),
+    }),
+    traffic: t.field({
+      type: TrafficRef,
+      description: "Wire-front traffic to this target, in PgBouncer's SHOW STATS terms.",
+      resolve: (s, _a, ctx) => ctx.poolpilot.clients.traffic(s.target.name),
+    }),
     name: t.string({ description: 'primary, replica-1, ...', resolve: (s) => s.target.name }),
     role: t.field({
       type: TargetRoleEnum,
@@ -127,6 +138,16 @@ export const PoolStatsRef = builder.objectRef<PoolStatsView>('PoolStats').implem
   description: 'Totals across every target (the fields of PoolFigures), and each target on its own.',
   interfaces: [PoolFiguresRef],
   fields: (t) => ({
+    clients: t.field({
+      type: ClientSummaryRef,
+      description: 'Every wire-front client by state (cl_active, cl_waiting, maxwait).',
+      resolve: (_s, _a, ctx) => ctx.poolpilot.clients.summary(),
+    }),
+    traffic: t.field({
+      type: TrafficRef,
+      description: "Wire-front traffic to every target, in PgBouncer's SHOW STATS terms.",
+      resolve: (_s, _a, ctx) => totalTraffic(ctx.poolpilot.clients.allTraffic().values()),
+    }),
     status: t.field({
       type: ServiceStatusEnum,
       description: 'The service as a whole.',

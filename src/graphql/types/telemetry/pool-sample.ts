@@ -6,6 +6,7 @@ import type {
 } from '../../../core/telemetry/index.js';
 import { builder } from '../../builder.js';
 import { roundMs, roundPercent } from '../../rounding.js';
+import { ClientSummaryRef } from '../clients.js';
 import { ServiceStatusEnum, TargetRoleEnum } from '../health.js';
 import { INTERVAL_ARG_DESCRIPTION } from './interval.js';
 
@@ -92,6 +93,12 @@ export const PoolSampleRef = builder.objectRef<PoolSample>('PoolSample').impleme
       nullable: true,
       description: 'The complex-query queue; null when the service runs none.',
       resolve: (s) => s.queue,
+    }),
+    clients: t.field({
+      type: ClientSummaryRef,
+      nullable: true,
+      description: 'Wire-front clients by state (cl_active, cl_waiting) at the sample time.',
+      resolve: (s) => s.clients,
     }),
   }),
 });
