@@ -58,11 +58,18 @@ function storedForms(sql: string): string[] {
   } catch {
     // Not parseable here: matched verbatim only.
   }
-  return [...parts].flatMap((part) => {
-    try {
-      return [part, normalizeSync(part)];
-    } catch {
-      return [part];
-    }
-  });
+  return [...parts]
+    .flatMap((part) => {
+      try {
+        return [part, normalizeSync(part)];
+      } catch {
+        return [part];
+      }
+    })
+    .map(withoutParameterNumbers);
+}
+
+/** `$1`, `$12` → `$`: compared so, a statement matches whoever numbered its constants. */
+function withoutParameterNumbers(text: string): string {
+  return text.replace(/\$[0-9]+/g, '$');
 }

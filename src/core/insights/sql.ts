@@ -38,7 +38,8 @@ WITH s AS (
   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND toplevel
     AND NOT ($4::boolean AND userid = (SELECT oid FROM pg_roles WHERE rolname = current_user))
-    AND NOT (query = ANY ($5::text[]))
+    -- Parameter numbers left out: PostgreSQL and libpg_query number normalized constants apart.
+    AND NOT (regexp_replace(query, '[$][0-9]+', '$', 'g') = ANY ($5::text[]))
     AND NOT starts_with(query, $6)
 ), totals AS (SELECT sum(total_exec_time) AS all_ms FROM s)
 SELECT s.*, least(100, 100 * s.total_exec_time / NULLIF(totals.all_ms, 0)) AS share,
