@@ -63,10 +63,15 @@ describe('parser exhaustion', () => {
     for (let i = 0; i < 64; i++) {
       const sql = HOSTILE[i % HOSTILE.length]!(20_000 + i);
       const viewer = await pp.gql<{
-        analyzeQuery: { judged: boolean; writes: boolean | null; note: string };
-      }>('mutation($sql: String!) { analyzeQuery(sql: $sql) { judged writes note } }', { sql });
+        analyzeQuery: { judged: boolean; writes: boolean; writeStatus: string; note: string };
+      }>('mutation($sql: String!) { analyzeQuery(sql: $sql) { judged writes writeStatus note } }', { sql });
       expect(viewer.errors).toBeUndefined();
-      expect(viewer.data!.analyzeQuery).toMatchObject({ judged: false, writes: null });
+      // Unknown is never "reads": `writes` (kept non-null for older clients) says true.
+      expect(viewer.data!.analyzeQuery).toMatchObject({
+        judged: false,
+        writes: true,
+        writeStatus: 'UNKNOWN',
+      });
       expect(viewer.data!.analyzeQuery.note).toMatch(/could not be judged: .*nests more than 1000 levels/);
       const operator = await pp.gql('mutation($sql: String!) { executeQuery(sql: $sql) { rowCount } }', {
         sql,
