@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '../core/poolpilot.js';
 import { registerAnalyze } from './commands/analyze.js';
+import { registerDemo } from './commands/demo.js';
 import { registerTest } from './commands/load-test.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerOptimize } from './commands/optimize.js';
@@ -41,6 +42,7 @@ Exit codes:
   registerTest(program);
   registerReport(program);
   registerMonitor(program);
+  registerDemo(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

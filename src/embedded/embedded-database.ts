@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../core/logger.js';
 import type { TargetEndpoint } from '../core/pool/index.js';
+import { seedDemoData } from './demo-data.js';
 import { freePort } from './free-port.js';
 import { PostgresServer, resolveDataRoot, serverUser } from './postgres-server.js';
 
@@ -56,7 +57,8 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
     },
     onLog: (line) => pgLog.debug(line),
   });
-  if (!server.initialised) {
+  const created = !server.initialised;
+  if (created) {
     options.log.info({ dataDir: server.dataDir }, 'initialising embedded PostgreSQL 16');
     await server.initialise(password);
   }
@@ -67,6 +69,8 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
   try {
     await client.connect();
     await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    if (created)
+      options.log.info({ tables: await seedDemoData(client) }, 'demo tables users, orders, accounts created');
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -1,3 +1,4 @@
+export { DEMO_ROWS, type DemoTable, seedDemoData } from './demo-data.js';
 export { type EmbeddedDatabase, type EmbeddedOptions, startEmbeddedDatabase } from './embedded-database.js';
 export { freePort } from './free-port.js';
 export {
