@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Logger } from '../core/logger.js';
 
 /** Rows each demo table gets: large enough that the planner's costs and the analyzer's scores are realistic. */
 export const DEMO_ROWS = { users: 50_000, orders: 500_000, accounts: 50_000 } as const;
@@ -112,5 +113,20 @@ export async function seedDemoData(client: pg.Client): Promise<DemoTable[]> {
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * The embedded database's first start. The demo tables are a convenience: failing to create them
+ * is logged, never a reason not to start (the transaction leaves nothing half-made behind).
+ */
+export async function seedOnFirstStart(client: pg.Client, log: Logger): Promise<void> {
+  try {
+    log.info({ tables: await seedDemoData(client) }, 'demo tables users, orders, accounts created');
+  } catch (error) {
+    log.warn(
+      { err: error },
+      'demo tables not created; `npx poolpilot demo --database-url URL` creates them later',
+    );
   }
 }

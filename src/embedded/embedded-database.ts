@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../core/logger.js';
 import type { TargetEndpoint } from '../core/pool/index.js';
-import { seedDemoData } from './demo-data.js';
+import { seedOnFirstStart } from './demo-data.js';
 import { freePort } from './free-port.js';
 import { PostgresServer, resolveDataRoot, serverUser } from './postgres-server.js';
 
@@ -69,8 +69,7 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
   try {
     await client.connect();
     await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-    if (created)
-      options.log.info({ tables: await seedDemoData(client) }, 'demo tables users, orders, accounts created');
+    if (created) await seedOnFirstStart(client, options.log);
   } finally {
     await client.end().catch(() => undefined);
   }
