@@ -9,6 +9,7 @@ describe('poolpilot analyze and report against a running server', () => {
     {
       DB_POOL_MIN: '1',
       DB_POOL_SIZE: '4',
+      DB_SERVER_CPUS: '2',
     },
     { replica: true },
   );
@@ -50,6 +51,11 @@ describe('poolpilot analyze and report against a running server', () => {
     expect(md.stdout).toMatch(/^# poolpilot report/);
     expect(md.stdout).toContain('## Health: OK');
     expect(md.stdout).toMatch(/## Pools\n\n\| target \| utilization % \|[\s\S]*\| primary \|/);
+    // The guide's size for 2 CPUs beside the configured one, and why they differ.
+    expect(md.stdout).toContain(
+      "Suggested pool per target: min 3, max 16 (default 8), the guide's row for 2 CPUs (Lightweight). Running: min 1, max 4, from DB_POOL_MIN and DB_POOL_SIZE",
+    );
+    expect(md.stdout).toContain('DB_POOL_MIN=3 DB_POOL_SIZE=16');
     const json = await poolpilotCli(['report', '--format', 'json', '--url', server.pp.url]);
     expect(json.code).toBe(0);
     const report = json.json();

@@ -139,6 +139,13 @@ describe('npm start with nothing configured', () => {
     );
     expect(schema.rows).toEqual([{ owner: 'postgres' }]);
     await expect(app.query('DROP SCHEMA poolpilot CASCADE')).rejects.toThrow(/must be owner/);
+    // The first start, which ran initdb, seeded the README's demo tables, owned by `app`.
+    const demo = await app.query(
+      'SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM accounts)::int AS accounts',
+    );
+    expect(demo.rows[0]).toEqual({ users: 50_000, orders: 500_000, accounts: 50_000 });
+    expect(first.lines().some((l) => l.msg === 'demo tables users, orders, accounts created')).toBe(true);
+    await app.query('DELETE FROM accounts WHERE id > 10');
     await app.end();
     await client.end();
     const pid = Number((await readFile(path.join(dataDir, 'pg16', 'postmaster.pid'), 'utf8')).split('\n')[0]);
@@ -153,6 +160,12 @@ describe('npm start with nothing configured', () => {
     const again = new pg.Client(`postgres://postgres:${password}@127.0.0.1:${secondPort}/postgres`);
     await again.connect();
     expect((await again.query('SELECT v FROM kept')).rows).toEqual([{ v: 'across restarts' }]);
+    // Later starts leave the demo tables as they were.
+    const appAgain = new pg.Client(`postgres://postgres:${password}@127.0.0.1:${secondPort}/app`);
+    await appAgain.connect();
+    expect((await appAgain.query('SELECT count(*)::int AS n FROM accounts')).rows[0].n).toBe(10);
+    await appAgain.end();
+    expect(second.lines().some((l) => String(l.msg).startsWith('demo tables'))).toBe(false);
     await again.end();
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);

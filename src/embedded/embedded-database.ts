@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../core/logger.js';
 import type { TargetConnections, TargetEndpoint } from '../shared/settings.js';
+import { seedOnFirstStart } from './demo-data.js';
 import { freePort } from './free-port.js';
 import { PostgresServer, resolveDataRoot, serverUser } from './postgres-server.js';
 
@@ -72,7 +73,8 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
     },
     onLog: (line) => pgLog.debug(line),
   });
-  if (!server.initialised) {
+  const created = !server.initialised;
+  if (created) {
     options.log.info({ dataDir: server.dataDir }, 'initialising embedded PostgreSQL 16');
     await server.initialise(password);
   }
@@ -91,6 +93,10 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
         'created the application database and its role',
       );
       if (options.onCreated) await withClient(url(DATA_ROLE, dataPassword, APP_DATABASE), options.onCreated);
+      // The demo tables belong to the data role, as tables callers create do.
+      await withClient(url(DATA_ROLE, dataPassword, APP_DATABASE), (client) =>
+        seedOnFirstStart(client, options.log),
+      );
     }
     const endpoint = (role: string): TargetEndpoint => ({
       host: '127.0.0.1',

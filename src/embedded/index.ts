@@ -1,3 +1,4 @@
+export { DEMO_ROWS, type DemoTable, seedDemoData } from './demo-data.js';
 export {
   APP_DATABASE,
   DATA_ROLE,
