@@ -19,7 +19,7 @@ export function spawnService(
 ): ChildProcess {
   return spawn(process.execPath, [...nodeFlags, '--import', 'tsx', SERVICE_ENTRY], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, WIRE_PORT: '0', ...env },
     stdio,
   });
 }

@@ -22,7 +22,6 @@ ANALYZE items;
 CREATE VIEW items_view AS SELECT * FROM items WHERE v = evil();
 CREATE TABLE with_default (id int, v int DEFAULT evil());
 CREATE FUNCTION public.lower(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT evil()';
-CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 `;
 
 describe('side effects at plan time', () => {
@@ -33,6 +32,7 @@ describe('side effects at plan time', () => {
   beforeAll(async () => {
     db = await createTestDatabase(primaryUrl, null, 'pp_sidefx');
     url = db.url(primaryUrl);
+    await run(db.adminUrl(primaryUrl), 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     await run(url, SETUP);
     pp = await startPoolpilot({
       DATABASE_URL: url,

@@ -22,6 +22,7 @@ async function start(dataDir: string): Promise<Started> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: {
+      WIRE_PORT: '0', // several services may run at once here
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       PORT: String(port),

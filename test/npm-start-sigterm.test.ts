@@ -74,6 +74,7 @@ describe('signals to the npm start process', () => {
       cwd: path.resolve(import.meta.dirname, '..'),
       detached: true,
       env: {
+        WIRE_PORT: '0', // several services may run at once here
         PATH: process.env.PATH,
         HOME: process.env.HOME,
         HOST: '127.0.0.1',

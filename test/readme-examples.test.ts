@@ -30,8 +30,9 @@ describe('README examples on a fresh start', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'poolpilot-readme-'));
     await chmod(dir, 0o755); // the PostgreSQL OS user (when run as root) must reach it
     port = await freePort();
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: {
+        WIRE_PORT: '0', // several services may run at once here
         PATH: process.env.PATH,
         HOME: process.env.HOME,
         PORT: String(port),

@@ -26,6 +26,7 @@ describe('SIGTERM during running queries', () => {
     const port = await freePort();
     const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: {
+        WIRE_PORT: '0', // several services may run at once here
         PATH: process.env.PATH,
         HOME: process.env.HOME,
         DATABASE_URL: db.url(primaryUrl),
