@@ -45,6 +45,8 @@ const THREADS = Math.min(2, CLIENTS);
 
 interface Target {
   name: string;
+  /** The proxy process, whose CPU time is measured per transaction. */
+  pid?: number;
   port: number;
   user: string;
   password: string;
@@ -68,6 +70,8 @@ interface RunResult {
   tps: number;
   latencyMs: number;
   failed: number;
+  /** CPU time (user + system) the proxy process spent per transaction, µs; absent for direct. */
+  proxyCpuUs?: number;
 }
 
 type Row = Record<string, RunResult | { unavailable: string }>;
@@ -130,6 +134,7 @@ async function main(): Promise<void> {
     };
     try {
       owned.bouncer = await startPgBouncer(owned.dir, cluster.primary.port, bouncerPort, verifierText);
+      bouncer.pid = owned.bouncer.pid;
       await probe(bouncer);
       targets.push({ target: bouncer });
     } catch (error) {
@@ -146,6 +151,7 @@ async function main(): Promise<void> {
     };
     try {
       owned.poolpilot = await startPoolpilot(cluster, wirePort, verifierText);
+      front.pid = owned.poolpilot.pid;
       await probe(front);
       targets.push({ target: front });
     } catch (error) {
@@ -233,8 +239,18 @@ function pgbench(t: Target, args: string[]): Promise<{ stdout: string; stderr: s
   });
 }
 
+/** user + system CPU time of a process so far, µs (Linux /proc; clock ticks of 10 ms). */
+async function cpuUs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 async function measure(t: Target, args: string[]): Promise<RunResult> {
+  const cpuBefore = t.pid ? await cpuUs(t.pid) : 0;
   const { stdout } = await pgbench(t, ['-n', '-T', String(SECONDS), ...args]);
+  const cpuAfter = t.pid ? await cpuUs(t.pid) : 0;
+  const transactions = /number of transactions actually processed: (\d+)/.exec(stdout);
   const tps =
     /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout) ?? /tps = ([\d.]+)/.exec(stdout);
   const latency = /latency average = ([\d.]+) ms/.exec(stdout);
@@ -244,6 +260,7 @@ async function measure(t: Target, args: string[]): Promise<RunResult> {
     tps: Number(tps[1]),
     latencyMs: latency ? Number(latency[1]) : Number.NaN,
     failed: failed ? Number(failed[1]) : 0,
+    ...(t.pid && transactions ? { proxyCpuUs: (cpuAfter - cpuBefore) / Number(transactions[1]) } : {}),
   };
 }
 
@@ -484,7 +501,7 @@ async function waitForPort(
 
 function describe(r: RunResult | { unavailable: string }): string {
   if ('unavailable' in r) return `not available (${r.unavailable})`;
-  return `${Math.round(r.tps)} tps, latency ${r.latencyMs.toFixed(3)} ms, failed ${r.failed}`;
+  return `${Math.round(r.tps)} tps, latency ${r.latencyMs.toFixed(3)} ms, failed ${r.failed}${r.proxyCpuUs === undefined ? '' : `, proxy CPU ${r.proxyCpuUs.toFixed(1)} µs/tx`}`;
 }
 
 function toMarkdown(r: {
@@ -512,12 +529,14 @@ function toMarkdown(r: {
     '',
     `pgbench, ${r.clients} clients, ${r.threads} threads, ${r.seconds} s per run, scale ${r.scale}; PgBouncer and poolpilot in transaction mode with a pool of ${r.poolSize}; SCRAM-SHA-256 everywhere.`,
     '',
-    '| workload | direct tps | PgBouncer tps | poolpilot tps | PgBouncer / direct | poolpilot / PgBouncer |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| workload | direct tps | PgBouncer tps | poolpilot tps | PgBouncer / direct | poolpilot / PgBouncer | proxy CPU µs/tx PgBouncer | proxy CPU µs/tx poolpilot |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const cpu = (x: RunResult | { unavailable: string } | undefined) =>
+    !x || 'unavailable' in x || x.proxyCpuUs === undefined ? 'n/a' : x.proxyCpuUs.toFixed(1);
   for (const [name, row] of Object.entries(r.rows)) {
     lines.push(
-      `| ${name} | ${tps(row.direct)} | ${tps(row.PgBouncer)} | ${tps(row.poolpilot)} | ${ratio(row.PgBouncer, row.direct)} | ${ratio(row.poolpilot, row.PgBouncer)} |`,
+      `| ${name} | ${tps(row.direct)} | ${tps(row.PgBouncer)} | ${tps(row.poolpilot)} | ${ratio(row.PgBouncer, row.direct)} | ${ratio(row.poolpilot, row.PgBouncer)} | ${cpu(row.PgBouncer)} | ${cpu(row.poolpilot)} |`,
     );
   }
   const l = r.latencyP50Ms;

@@ -58,6 +58,9 @@ export class WireProxy implements ClientHandler {
   }
 }
 
+/** Messages waiting for a connection beyond which the client's socket is paused. */
+const BACKLOG_PAUSE = 256;
+
 interface Pending {
   type: number;
   body: Buffer;
@@ -89,6 +92,8 @@ export class ProxySession implements ClientSession {
   readonly #tables: string[] = [];
   readonly #judging: Promise<void>[] = [];
   #closed = false;
+  /** The client's socket is paused because its backlog grew past BACKLOG_PAUSE. */
+  #paused = false;
   /** Statements and bytes from the client since the last unit of work was counted. */
   #statements = 0;
   #bytesIn = 0;
@@ -131,6 +136,12 @@ export class ProxySession implements ClientSession {
     this.#bytesIn += frame.length;
     if (this.#backlog) {
       this.#backlog.push({ type, body, frame });
+      // A client that keeps sending while its connection is found is held back (pausing every
+      // client for every unit of work would cost two system calls a transaction).
+      if (this.#backlog.length >= BACKLOG_PAUSE && !this.#paused) {
+        this.#paused = true;
+        this.client.socket.pause();
+      }
       return;
     }
     this.#handle(type, body, frame);
@@ -237,7 +248,6 @@ export class ProxySession implements ClientSession {
   #start(sql: string | null, frame: Buffer, protocol: 'simple' | 'extended', inject?: Buffer): void {
     this.#backlog = [];
     this.record.waiting();
-    this.client.socket.pause();
     void this.#place(sql, frame, protocol, inject).finally(() => {
       const backlog = this.#backlog ?? [];
       this.#backlog = null;
@@ -249,7 +259,10 @@ export class ProxySession implements ClientSession {
         if (waiting) waiting.push(m);
         else this.#handle(m.type, m.body, m.frame);
       }
-      if (!this.#backlog) this.client.socket.resume();
+      if (!this.#backlog && this.#paused) {
+        this.#paused = false;
+        this.client.socket.resume();
+      }
     });
   }
 

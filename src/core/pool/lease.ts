@@ -9,9 +9,10 @@ import type {
   TransactionStatus,
 } from './server-connection.js';
 
+/** The pool's side of its leases: one object per pool, shared by every lease it hands out. */
 export interface LeaseHooks {
   record(record: StatementRecord): void;
-  release(how: Return): void;
+  release(connection: ServerConnection, how: Return): void;
 }
 
 export interface RunOptions extends QueryOptions {
@@ -132,7 +133,10 @@ export class Lease {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#hooks.release({ broken: this.#broken || this.#connection.closed, dirty: this.#dirty });
+    this.#hooks.release(this.#connection, {
+      broken: this.#broken || this.#connection.closed,
+      dirty: this.#dirty,
+    });
   }
 
   async #timed<T>(

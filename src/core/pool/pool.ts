@@ -1,7 +1,7 @@
 import { ErrorCode, fromPgError, PoolpilotError } from '../errors.js';
 import type { FieldDescription } from './backend-messages.js';
 import { type Histogram, type LatencySummary, WindowedHistogram } from './histogram.js';
-import { Lease } from './lease.js';
+import { Lease, type LeaseHooks } from './lease.js';
 import { ServerConnection } from './server-connection.js';
 
 /**
@@ -133,6 +133,10 @@ export class Pool {
   /** Called when opening a connection fails, so health checking can react before its next tick. */
   onConnectError: ((error: Error) => void) | null = null;
   readonly #observers = new Set<PoolObserver>();
+  readonly #hooks: LeaseHooks = {
+    record: (r) => this.#record(r),
+    release: (connection, how) => this.#release(connection, how),
+  };
 
   constructor(name: string, connection: { connectionString?: string }, options: PoolOptions) {
     this.name = name;
@@ -201,6 +205,14 @@ export class Pool {
     if (this.#ending)
       return Promise.reject(new PoolpilotError(ErrorCode.DbUnavailable, `pool ${this.name} is closed`));
     if (this.#unavailable !== null) return Promise.reject(this.#unavailableError(this.#unavailable));
+    // The common case under load: a connection is free and nobody is ahead. No timer, no waiter.
+    if (this.#waiters.length === 0 && this.#idle.length > 0) {
+      const connection = this.#idle.pop()!.connection;
+      this.#busy.add(connection);
+      this.#acquireWait.record(0);
+      for (const observer of this.#observers) observer.acquired?.(this.name, 0);
+      return Promise.resolve(new Lease(this.name, connection, this.#hooks));
+    }
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = {
         enqueuedAt: performance.now(),
@@ -325,12 +337,7 @@ export class Pool {
     const waitMs = performance.now() - waiter.enqueuedAt;
     this.#acquireWait.record(waitMs);
     for (const observer of this.#observers) observer.acquired?.(this.name, waitMs);
-    waiter.resolve(
-      new Lease(this.name, connection, {
-        record: (r) => this.#record(r),
-        release: (how) => this.#release(connection, how),
-      }),
-    );
+    waiter.resolve(new Lease(this.name, connection, this.#hooks));
   }
 
   #open(): void {
