@@ -731,6 +731,10 @@ class StreamOperation implements Operation {
     bytes: 0,
   };
   #error: Error | null = null;
+  /** Row bytes handed to the sink, against maxBytes. */
+  #kept = 0;
+  /** The size of the row `wants` just declined to assemble. */
+  #skipped = 0;
 
   constructor(
     sink: RowSink,
@@ -746,7 +750,9 @@ class StreamOperation implements Operation {
 
   wants(type: number, length: number): boolean {
     if (type !== Msg.DataRow) return true;
-    return !this.#result.overBytes && this.#result.bytes + length <= this.#options.maxBytes;
+    const keep = !this.#result.overBytes && this.#kept + length <= this.#options.maxBytes;
+    if (!keep) this.#skipped = length;
+    return keep;
   }
 
   message(type: number, body: Buffer): void {
@@ -756,12 +762,18 @@ class StreamOperation implements Operation {
         return;
       case Msg.DataRow: {
         const r = this.#result;
-        // A skipped body arrives empty; its size was counted by `wants` refusing it.
-        if (r.overBytes || body.length === 0 || r.bytes + body.length > this.#options.maxBytes) {
+        if (body.length === 0) {
+          // A row too big to keep, skipped as it passed (see `wants`).
+          r.bytes += this.#skipped;
           r.overBytes = true;
           return;
         }
         r.bytes += body.length;
+        if (r.overBytes || this.#kept + body.length > this.#options.maxBytes) {
+          r.overBytes = true;
+          return;
+        }
+        this.#kept += body.length;
         this.#sink.row(readDataRow(body), body.length);
         return;
       }

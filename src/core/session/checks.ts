@@ -49,8 +49,16 @@ function containsNul(value: unknown, depth = 0): boolean {
   return value.some((v) => containsNul(v, depth + 1));
 }
 
-/** What executeQuery/executeTransaction refuse before anything is sent. */
-export function checkStatement(analysis: Analysis, params: unknown[], operation: string): void {
+/**
+ * What a session refuses before anything is sent, for one statement on its own (`statement`) or
+ * one of a transaction it runs (`transaction`). `details.refused` names the rule, so a surface
+ * can add its own advice (GraphQL names the field to use instead).
+ */
+export function checkStatement(
+  analysis: Analysis,
+  params: unknown[],
+  mode: 'statement' | 'transaction',
+): void {
   checkNulBytes(params);
   // Every check below needs the parse: a statement the analyzer could not judge is never exempt.
   if (!analysis.judged)
@@ -59,13 +67,17 @@ export function checkStatement(analysis: Analysis, params: unknown[], operation:
   if (analysis.statementCount > 1) {
     throw new PoolpilotError(
       ErrorCode.BadUserInput,
-      `${operation} runs one statement per call; got ${analysis.statementCount}${operation === 'executeQuery' ? ' (use executeTransaction to run several atomically)' : ''}`,
+      `one statement per call; got ${analysis.statementCount}`,
+      { details: { refused: 'several-statements' } },
     );
   }
   if (analysis.transactionControl) {
     throw new PoolpilotError(
       ErrorCode.BadUserInput,
-      `${analysis.features.statements[0]} cannot be sent through ${operation}: a transaction cannot span calls${operation === 'executeQuery' ? '; use executeTransaction' : ' (executeTransaction begins and commits for you)'}`,
+      mode === 'statement'
+        ? `${analysis.features.statements[0]} cannot be sent on its own: a transaction cannot span calls`
+        : `${analysis.features.statements[0]} cannot be one of a transaction's statements: the transaction is begun and committed for you`,
+      { details: { refused: 'transaction-control' } },
     );
   }
   if (analysis.features.params !== params.length) {

@@ -94,7 +94,7 @@ export class Session {
 
   /** One statement: analyze → check → route → (queue) → run; rows collected up to the caps. */
   async execute(sql: string, params: unknown[] = [], options: ExecuteOptions = {}): Promise<ExecuteResult> {
-    const job = await this.#job(sql, params, options, 'executeQuery');
+    const job = await this.#job(sql, params, options, 'statement');
     const result = await this.#dispatch(job, options.signal);
     this.#d.executed(result, sql);
     return result;
@@ -107,7 +107,7 @@ export class Session {
     const jobs: Job[] = [];
     for (const [i, s] of statements.entries()) {
       try {
-        jobs.push(await this.#job(s.sql, s.params ?? [], options, 'executeTransaction'));
+        jobs.push(await this.#job(s.sql, s.params ?? [], options, 'transaction'));
       } catch (error) {
         throw atStatement(error, i);
       }
@@ -247,12 +247,17 @@ export class Session {
     }
   }
 
-  async #job(sql: string, params: unknown[], options: ExecuteOptions, operation: string): Promise<Job> {
+  async #job(
+    sql: string,
+    params: unknown[],
+    options: ExecuteOptions,
+    mode: 'statement' | 'transaction',
+  ): Promise<Job> {
     const { limits } = this.#d;
     const timeoutMs = checkTimeout(options.timeoutMs, limits.statementTimeoutMs);
     const maxRows = checkMaxRows(options.maxRows, limits.maxRows);
     const analysis = await this.#d.analyzer.analyze(sql);
-    checkStatement(analysis, params, operation);
+    checkStatement(analysis, params, mode);
     return { sql, params, analysis, timeoutMs, maxRows, maxBytes: limits.maxBytes, signal: options.signal };
   }
 

@@ -1,15 +1,66 @@
+import { isPoolpilotError, PoolpilotError } from '../../core/errors.js';
+import type { FieldDescription } from '../../core/pool/index.js';
 import type { ExecuteResult, TransactionResult } from '../../core/session/index.js';
 import { builder } from '../builder.js';
 import { roundMs } from '../rounding.js';
 import { RouteClassEnum } from './analysis.js';
 
-const ResultFieldRef = builder.objectRef<{ name: string; dataTypeID: number }>('ResultField').implement({
-  description: 'A column of the result.',
+const ResultFieldRef = builder.objectRef<FieldDescription>('ResultField').implement({
+  description: 'A column of the result, as PostgreSQL described it (RowDescription); duplicates are kept.',
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The column name, as the keys of rows use it.' }),
-    dataTypeID: t.exposeInt('dataTypeID', { description: 'The PostgreSQL type OID (pg_type.oid).' }),
+    dataTypeID: t.field({
+      type: 'SafeInt',
+      description: 'The PostgreSQL type OID (pg_type.oid).',
+      resolve: (f) => f.dataTypeID,
+    }),
+    tableID: t.field({
+      type: 'SafeInt',
+      description: 'OID of the table the column comes from (pg_class.oid), or 0 for a computed column.',
+      resolve: (f) => f.tableID,
+    }),
+    columnID: t.exposeInt('columnID', {
+      description: "The column's attribute number in that table (pg_attribute.attnum), or 0.",
+    }),
+    typeModifier: t.int({
+      description: 'The type modifier (atttypmod), e.g. a varchar length + 4; -1 when none.',
+      resolve: (f) => f.dataTypeModifier,
+    }),
+    typeSize: t.int({
+      description: 'pg_type.typlen: bytes of a fixed-size type, negative for variable-size ones.',
+      resolve: (f) => f.dataTypeSize,
+    }),
+    format: t.exposeInt('format', { description: '0 text, 1 binary (results here are always text).' }),
   }),
 });
+
+const TruncatedByEnum = builder.enumType('TruncatedBy', {
+  description: 'What cut a result short.',
+  values: {
+    ROWS: { value: 'rows', description: 'The row cap: maxRows, at most EXECUTE_MAX_ROWS.' },
+    BYTES: { value: 'bytes', description: 'The byte cap of row data: EXECUTE_MAX_BYTES.' },
+  } as const,
+});
+
+/** The GraphQL field to use instead, added to the core's neutral refusals. */
+function withAdvice(field: 'executeQuery' | 'executeTransaction') {
+  return (error: unknown): never => {
+    if (isPoolpilotError(error)) {
+      const advice =
+        error.details.refused === 'several-statements' && field === 'executeQuery'
+          ? ' (use executeTransaction to run several atomically)'
+          : error.details.refused === 'transaction-control' && field === 'executeQuery'
+            ? '; use executeTransaction'
+            : '';
+      if (advice)
+        throw new PoolpilotError(error.code, `${field}: ${error.message}${advice}`, {
+          cause: error.cause ?? error,
+          details: error.details,
+        });
+    }
+    throw error;
+  };
+}
 
 const RUN_ERRORS =
   'Errors: BAD_USER_INPUT (more than one statement, BEGIN/COMMIT, a $n count unlike params, a limit out of ' +
@@ -42,7 +93,21 @@ export const ExecuteResultRef = builder.objectRef<ExecuteResult>('ExecuteResult'
       description: 'Time on the database connection, milliseconds (3 decimals), queue wait excluded.',
       resolve: (r) => roundMs(r.durationMs),
     }),
-    truncated: t.exposeBoolean('truncated', { description: 'More rows existed than maxRows.' }),
+    truncated: t.exposeBoolean('truncated', {
+      description:
+        'The result was cut short: more rows than maxRows, or more row data than EXECUTE_MAX_BYTES.',
+    }),
+    truncatedBy: t.field({
+      type: TruncatedByEnum,
+      nullable: true,
+      description: 'Which cap cut the result short; null when it is whole.',
+      resolve: (r) => r.truncatedBy,
+    }),
+    bytes: t.field({
+      type: 'SafeInt',
+      description: 'Bytes of row data the server sent (kept and dropped).',
+      resolve: (r) => r.bytes,
+    }),
     route: t.field({
       type: RouteClassEnum,
       description: 'The class of the statement, from its analysis.',
@@ -120,11 +185,13 @@ builder.mutationField('executeQuery', (t) =>
       ...limits(t),
     },
     resolve: (_root, args, ctx) =>
-      ctx.poolpilot.execute(args.sql, (args.params ?? []) as unknown[], {
-        timeoutMs: args.timeoutMs ?? undefined,
-        maxRows: args.maxRows ?? undefined,
-        signal: ctx.signal,
-      }),
+      ctx.poolpilot
+        .execute(args.sql, (args.params ?? []) as unknown[], {
+          timeoutMs: args.timeoutMs ?? undefined,
+          maxRows: args.maxRows ?? undefined,
+          signal: ctx.signal,
+        })
+        .catch(withAdvice('executeQuery')),
   }),
 );
 
@@ -144,9 +211,11 @@ builder.mutationField('executeTransaction', (t) =>
       ...limits(t),
     },
     resolve: (_root, args, ctx) =>
-      ctx.poolpilot.transaction(
-        args.statements.map((s) => ({ sql: s.sql, params: (s.params ?? []) as unknown[] })),
-        { timeoutMs: args.timeoutMs ?? undefined, maxRows: args.maxRows ?? undefined, signal: ctx.signal },
-      ),
+      ctx.poolpilot
+        .transaction(
+          args.statements.map((s) => ({ sql: s.sql, params: (s.params ?? []) as unknown[] })),
+          { timeoutMs: args.timeoutMs ?? undefined, maxRows: args.maxRows ?? undefined, signal: ctx.signal },
+        )
+        .catch(withAdvice('executeTransaction')),
   }),
 );
