@@ -1,6 +1,6 @@
+import { Histogram } from '../histogram.js';
 import type { Logger } from '../logger.js';
 import { HealthMonitor, type HealthOptions } from './health-monitor.js';
-import { Histogram } from './histogram.js';
 import type { PoolOptions, PoolState } from './pool.js';
 import { Target, type TargetSpec, type TargetState } from './target.js';
 

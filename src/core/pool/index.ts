@@ -1,3 +1,4 @@
+export { Histogram, type LatencySummary, WindowedHistogram } from '../histogram.js';
 export type { FieldDescription } from './backend-messages.js';
 export {
   Cluster,
@@ -7,7 +8,6 @@ export {
   type ServiceStatus,
 } from './cluster.js';
 export { type HealthChange, HealthMonitor, type HealthOptions } from './health-monitor.js';
-export { Histogram, type LatencySummary, WindowedHistogram } from './histogram.js';
 export { cancelled, type ForwardChannel, Lease, type RunOptions } from './lease.js';
 export { lsnDiff, parseLsn } from './lsn.js';
 export {

@@ -1,6 +1,6 @@
 import { ErrorCode, fromPgError, PoolpilotError } from '../errors.js';
+import { type Histogram, type LatencySummary, WindowedHistogram } from '../histogram.js';
 import type { FieldDescription } from './backend-messages.js';
-import { type Histogram, type LatencySummary, WindowedHistogram } from './histogram.js';
 import { Lease, type LeaseHooks } from './lease.js';
 import { ServerConnection } from './server-connection.js';
 

@@ -1,5 +1,5 @@
 import { ErrorCode, PoolpilotError } from '../errors.js';
-import { type LatencySummary, WindowedHistogram } from '../pool/index.js';
+import { type LatencySummary, WindowedHistogram } from '../histogram.js';
 
 export interface QueueOptions {
   /** Complex statements running at once (COMPLEX_QUEUE_CONCURRENCY). */
