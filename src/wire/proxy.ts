@@ -335,7 +335,7 @@ export class ProxySession implements ClientSession {
   }
 
   #record(unit: Unit, analysis: Analysis | null): void {
-    if (analysis !== null && analysis.features.statements.every((k) => WRITES_NO_TABLE.has(k))) return;
+    if (analysis?.features.statements.every((k) => WRITES_NO_TABLE.has(k))) return;
     if (analysis === null || analysis.writes !== false) {
       unit.wrote = true;
       if (analysis) unit.tables.push(...analysis.tables);
