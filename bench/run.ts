@@ -1,15 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { cpus } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { loadConfig } from '../src/config/index.js';
+import { coreSettings, databaseTargets, loadConfig } from '../src/config/index.js';
 import { Poolpilot, silentLogger } from '../src/core/index.js';
 import { Histogram } from '../src/core/pool/index.js';
 import { freePort } from '../src/embedded/index.js';
-import { type EmbeddedCluster, run, startEmbeddedCluster } from '../test/harness/cluster.js';
-import { closedLoop, type LoadResult, sleep } from './load.js';
+import { type EmbeddedCluster, run, startEmbeddedCluster } from '../support/postgres-cluster.js';
+import { spawnService, stopService, waitHealthy } from '../support/service-process.js';
+import { closedLoop, type LoadResult } from './load.js';
 import { cpuAvailable, serverCpuSeconds } from './pg-cpu.js';
 
 /**
@@ -19,9 +20,11 @@ import { cpuAvailable, serverCpuSeconds } from './pg-cpu.js';
  *   poolpilot  executeQuery over HTTP to a poolpilot process (pool of 20)
  *   direct     a pg.Pool of 20 in the load generator
  *   per-request a new connection for every request (connect, query, close)
- * the same core in process without HTTP/GraphQL (to show where the cost is), plus the analyzer + router decision time for a cached shape, a known shape with new
- * constants, and a shape seen for the first time (parse + EXPLAIN). Printed and written to
- * bench/results/; never asserted.
+ * the same core in process without HTTP/GraphQL (to show where the cost is); on the same
+ * poolpilot process, `{ __typename }` (HTTP + GraphQL doing nothing: the ceiling executeQuery is
+ * compared with) and `{ info { name version } }`; plus the analyzer + router decision time for a
+ * cached shape, a known shape with new constants, and a shape seen for the first time (parse +
+ * EXPLAIN). Printed and written to bench/results/; never asserted.
  */
 const smoke = process.argv.includes('--smoke');
 const CLIENTS = 32;
@@ -31,17 +34,20 @@ const QUERY = 'SELECT id, v FROM bench_items WHERE id = $1';
 const ROWS = 10_000;
 const EXECUTE =
   'mutation($sql: String!, $params: [JSON]) { executeQuery(sql: $sql, params: $params) { rowCount } }';
+const TYPENAME = '{ __typename }';
+const INFO = '{ info { name version } }';
 
 interface ModeResult extends LoadResult {
   pgCpuMsPerRequest: number | null;
+  /** CPU of the poolpilot process per request, for the modes that reach it over HTTP. */
+  poolpilotCpuMsPerRequest: number | null;
 }
 
 async function main(): Promise<void> {
   let cluster: EmbeddedCluster | null = null;
   let server: ChildProcess | null = null;
   const cleanup = async () => {
-    server?.kill('SIGTERM');
-    if (server) await new Promise((r) => server!.once('exit', r));
+    if (server) await stopService(server);
     await cluster?.stop();
   };
   try {
@@ -67,17 +73,26 @@ async function main(): Promise<void> {
 
     const port = await freePort();
     server = await startServer(url, port);
+    const servicePid = cpuAvailable() ? server.pid! : null;
     const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
-    const viaPoolpilot = await measure('poolpilot executeQuery (HTTP)', pid, (i) =>
+    const overHttp = { postgres: pid, poolpilot: servicePid };
+    const viaPoolpilot = await measure('poolpilot executeQuery (HTTP)', overHttp, (i) =>
       postJson(agent, port, { query: EXECUTE, variables: { sql: QUERY, params: [param(i)] } }),
+    );
+    // The same server doing no statement: what HTTP + GraphQL alone cost.
+    const typename = await measure(`poolpilot ${TYPENAME} (HTTP)`, overHttp, () =>
+      postJson(agent, port, { query: TYPENAME }),
+    );
+    const info = await measure(`poolpilot ${INFO} (HTTP)`, overHttp, () =>
+      postJson(agent, port, { query: INFO }),
     );
     agent.destroy();
 
     const pool = new pg.Pool({ connectionString: url, max: 20 });
-    const direct = await measure('direct pg.Pool', pid, (i) => pool.query(QUERY, [param(i)]));
+    const direct = await measure('direct pg.Pool', { postgres: pid }, (i) => pool.query(QUERY, [param(i)]));
     await pool.end();
 
-    const perRequest = await measure('new connection per request', pid, async (i) => {
+    const perRequest = await measure('new connection per request', { postgres: pid }, async (i) => {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
@@ -94,12 +109,19 @@ async function main(): Promise<void> {
       DB_POOL_MIN: '20',
       DB_POOL_SIZE: '20',
     });
-    const core = new Poolpilot({ config, primary: config.primary!, embedded: false, log: silentLogger });
+    const targets = databaseTargets(config);
+    const core = new Poolpilot({
+      ...coreSettings(config),
+      primary: targets.primary!,
+      replicas: targets.replicas,
+      embedded: false,
+      log: silentLogger,
+    });
     await core.start();
     let inProcess: ModeResult;
     let decision: Awaited<ReturnType<typeof measureDecision>>;
     try {
-      inProcess = await measure('poolpilot core in process (Poolpilot.execute)', pid, (i) =>
+      inProcess = await measure('poolpilot core in process (Poolpilot.execute)', { postgres: pid }, (i) =>
         core.execute(QUERY, [param(i)]),
       );
       decision = await measureDecision(core);
@@ -114,9 +136,15 @@ async function main(): Promise<void> {
       clients: CLIENTS,
       secondsPerMode: SECONDS,
       query: QUERY,
-      modes: { poolpilot: viaPoolpilot, direct, perRequest, inProcess },
+      modes: { poolpilot: viaPoolpilot, direct, perRequest, inProcess, typename, info },
       ratios: {
         poolpilotVsDirectThroughput: viaPoolpilot.throughput / direct.throughput,
+        executeQueryVsTypenameThroughput: viaPoolpilot.throughput / typename.throughput,
+        // The same comparison by poolpilot's CPU per request, which other load on the machine disturbs less.
+        executeQueryVsTypenameCpu:
+          viaPoolpilot.poolpilotCpuMsPerRequest && typename.poolpilotCpuMsPerRequest
+            ? typename.poolpilotCpuMsPerRequest / viaPoolpilot.poolpilotCpuMsPerRequest
+            : null,
         poolpilotVsPerRequestThroughput: viaPoolpilot.throughput / perRequest.throughput,
         coreVsDirectThroughput: inProcess.throughput / direct.throughput,
         pgCpuReductionVsPerRequest:
@@ -138,30 +166,44 @@ async function main(): Promise<void> {
   }
 }
 
+/** `pids`: the processes whose CPU is read over the measured window (PostgreSQL, poolpilot). */
 async function measure(
   name: string,
-  pid: number | null,
+  pids: { postgres: number | null; poolpilot?: number | null },
   request: (i: number) => Promise<unknown>,
 ): Promise<ModeResult> {
-  let cpuStart = 0;
-  let cpuEnd = 0;
+  const pid = pids.postgres;
+  const servicePid = pids.poolpilot ?? null;
+  let cpu = { pg: 0, service: 0 };
+  const read = () => ({
+    pg: pid === null ? 0 : serverCpuSeconds(pid),
+    service: servicePid === null ? 0 : serverCpuSeconds(servicePid),
+  });
+  let used = { pg: 0, service: 0 };
   const result = await closedLoop(request, {
     clients: CLIENTS,
     seconds: SECONDS,
     warmupSeconds: WARMUP,
     onMeasure: (phase) => {
-      if (pid === null) return;
-      if (phase === 'start') cpuStart = serverCpuSeconds(pid);
-      else cpuEnd = serverCpuSeconds(pid);
+      if (phase === 'start') cpu = read();
+      else {
+        const end = read();
+        used = { pg: end.pg - cpu.pg, service: end.service - cpu.service };
+      }
     },
   });
-  const pgCpuMsPerRequest =
-    pid === null || result.requests === 0 ? null : ((cpuEnd - cpuStart) * 1000) / result.requests;
+  const perRequest = (seconds: number, of: number | null) =>
+    of === null || result.requests === 0 ? null : (seconds * 1000) / result.requests;
+  const pgCpuMsPerRequest = perRequest(used.pg, pid);
+  const poolpilotCpuMsPerRequest = perRequest(used.service, servicePid);
   console.log(
     `  ${name}: ${Math.round(result.throughput)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms` +
-      (pgCpuMsPerRequest === null ? '' : `, PostgreSQL CPU ${pgCpuMsPerRequest.toFixed(3)} ms/request`),
+      (pgCpuMsPerRequest === null ? '' : `, PostgreSQL CPU ${pgCpuMsPerRequest.toFixed(3)} ms/request`) +
+      (poolpilotCpuMsPerRequest === null
+        ? ''
+        : `, poolpilot CPU ${poolpilotCpuMsPerRequest.toFixed(3)} ms/request`),
   );
-  return { ...result, pgCpuMsPerRequest };
+  return { ...result, pgCpuMsPerRequest, poolpilotCpuMsPerRequest };
 }
 
 /** Analyzer + router decision, in process, in microseconds. */
@@ -193,10 +235,8 @@ async function measureDecision(pp: Poolpilot) {
 }
 
 async function startServer(url: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
-    cwd: path.resolve(import.meta.dirname, '..'),
-    env: {
-      ...process.env,
+  const child = spawnService(
+    {
       DATABASE_URL: url,
       DB_REPLICA_URLS: '',
       PORT: String(port),
@@ -206,21 +246,15 @@ async function startServer(url: string, port: number): Promise<ChildProcess> {
       DB_POOL_SIZE: '20',
       DB_POOL_MIN: '20',
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`poolpilot exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.ok) return child;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
+    { nodeFlags: process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [] },
+  );
+  try {
+    await waitHealthy(child, `http://127.0.0.1:${port}`);
+    return child;
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
   }
-  child.kill('SIGKILL');
-  throw new Error('poolpilot did not become healthy within 30 s');
 }
 
 function postJson(agent: http.Agent, port: number, body: unknown): Promise<void> {
@@ -264,21 +298,25 @@ function toMarkdown(r: {
   decision: Record<string, { p50Us: number; p99Us: number; samples: number }>;
 }): string {
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(0)}%`);
+  const ms = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
   const row = (name: string, m: ModeResult) =>
-    `| ${name} | ${Math.round(m.throughput)} | ${m.p50Ms.toFixed(2)} | ${m.p99Ms.toFixed(2)} | ${m.pgCpuMsPerRequest === null ? 'n/a' : m.pgCpuMsPerRequest.toFixed(3)} | ${m.errors} |`;
+    `| ${name} | ${Math.round(m.throughput)} | ${m.p50Ms.toFixed(2)} | ${m.p99Ms.toFixed(2)} | ${ms(m.pgCpuMsPerRequest)} | ${ms(m.poolpilotCpuMsPerRequest)} | ${m.errors} |`;
   return [
     `### poolpilot benchmark (${r.kind}, ${r.at}; ${r.machine.cpus} CPUs, Node ${r.machine.node}; ${r.clients} clients, ${r.secondsPerMode} s per mode)`,
     '',
-    '| mode | req/s | p50 ms | p99 ms | PostgreSQL CPU ms/request | errors |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| mode | req/s | p50 ms | p99 ms | PostgreSQL CPU ms/request | poolpilot CPU ms/request | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     row('poolpilot executeQuery (HTTP)', r.modes.poolpilot!),
     row('direct pg.Pool', r.modes.direct!),
     row('new connection per request', r.modes.perRequest!),
     row('poolpilot core in process (no HTTP/GraphQL)', r.modes.inProcess!),
+    row(`poolpilot \`${TYPENAME}\` (HTTP, no statement)`, r.modes.typename!),
+    row(`poolpilot \`${INFO}\` (HTTP, no statement)`, r.modes.info!),
     '',
     `- poolpilot / direct throughput: **${r.ratios.poolpilotVsDirectThroughput!.toFixed(2)}** (goal ≥ 0.6)`,
     `- poolpilot / new-connection throughput: **${r.ratios.poolpilotVsPerRequestThroughput!.toFixed(1)}×** (goal ≥ 10×)`,
-    `- poolpilot core in process / direct throughput: **${r.ratios.coreVsDirectThroughput!.toFixed(2)}** (analyzer + router + pool, without HTTP and GraphQL)`,
+    `- poolpilot core in process / direct throughput: **${r.ratios.coreVsDirectThroughput!.toFixed(2)}** (analyzer + router + pool, without HTTP and GraphQL; goal ≥ 0.8)`,
+    `- executeQuery / \`${TYPENAME}\` throughput on the same server: **${r.ratios.executeQueryVsTypenameThroughput!.toFixed(2)}** (goal ≥ 0.8); by poolpilot CPU per request: **${r.ratios.executeQueryVsTypenameCpu?.toFixed(2) ?? 'n/a'}**`,
     `- PostgreSQL CPU per request vs new connection: **${pct(r.ratios.pgCpuReductionVsPerRequest ?? null)} lower** (goal ≥ 70%)`,
     '',
     '| analyzer + router decision | samples | p50 µs | p99 µs |',

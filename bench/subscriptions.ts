@@ -7,13 +7,14 @@
  *
  * SUBSCRIBERS (1000), INTERVAL_MS (1000), DURATION_S (20) tune the run.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { freePort } from '../src/embedded/free-port.js';
+import { spawnService, waitHealthy } from '../support/service-process.js';
 
 const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 1000);
 const INTERVAL_MS = Number(process.env.INTERVAL_MS ?? 1000);
@@ -41,9 +42,8 @@ async function startServer(): Promise<{
   // The inspector lets the bench force a full GC in the server before reading its heap, so
   // memory retained per subscriber is told apart from garbage not yet collected.
   const inspect = `--inspect=127.0.0.1:${inspectPort}`;
-  const child = spawn(process.execPath, [...profile, inspect, '--import', 'tsx', 'src/server/main.ts'], {
-    env: {
-      ...process.env,
+  const child = spawnService(
+    {
       DATABASE_URL: '',
       DB_HOST: '',
       PORT: String(port),
@@ -52,8 +52,8 @@ async function startServer(): Promise<{
       EMBEDDED_PG_DATA: path.join(dataDir, 'data'),
       EMBEDDED_PG_PORT: String(await freePort()),
     },
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
+    { nodeFlags: [...profile, inspect], stdio: ['ignore', 'inherit', 'pipe'] },
+  );
   // The inspector announces itself on stderr; everything else passes through.
   child.stderr!.on('data', (chunk: Buffer) => {
     const text = String(chunk).replace(
@@ -63,17 +63,8 @@ async function startServer(): Promise<{
     if (text) process.stderr.write(text);
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { child, url, dataDir, inspectPort };
-    await sleep(250);
-  }
-  throw new Error('server did not become healthy within 120 s');
+  await waitHealthy(child, url, 120_000);
+  return { child, url, dataDir, inspectPort };
 }
 
 /** Forces a full GC in the server through its inspector, then reads its heap and RSS (KB). */

@@ -1,5 +1,4 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -7,8 +6,18 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort, serverUser } from '../src/embedded/index.js';
-import { createVerifier, formatVerifier } from '../src/wire/scram-verifier.js';
-import { type EmbeddedCluster, startEmbeddedCluster } from '../test/harness/cluster.js';
+import {
+  type ClientHandler,
+  commandComplete,
+  dataRow,
+  Frontend,
+  readyForQuery,
+  rowDescription,
+  TypeOid,
+  WireListener,
+} from '../src/wire/index.js';
+import { parseVerifier, type ScramVerifier } from '../src/wire/scram-verifier.js';
+import { type EmbeddedCluster, run, startEmbeddedCluster } from '../support/postgres-cluster.js';
 import { sleep } from './load.js';
 
 /**
@@ -98,6 +107,16 @@ async function main(): Promise<void> {
     };
     await pgbench(direct, ['-i', '-q', '-s', String(SCALE)]);
 
+    // Every hop checks the same SCRAM verifier, PostgreSQL's own: no PBKDF2 on the server side of any
+    // login, and PgBouncer can log in to PostgreSQL with the client's proof (its SCRAM pass-through).
+    const { rows: authid } = await run(
+      cluster.primaryUrl,
+      "SELECT rolpassword FROM pg_authid WHERE rolname = 'postgres'",
+    );
+    const verifierText = String(authid[0].rolpassword);
+    const verifier = parseVerifier(verifierText);
+    if (typeof verifier === 'string') throw new Error(`the postgres role has no SCRAM verifier: ${verifier}`);
+
     owned.dir = await mkdtemp(path.join(tmpdir(), 'poolpilot-bench-wire-'));
     const targets: { target: Target; unavailable?: string }[] = [{ target: direct }];
 
@@ -110,7 +129,7 @@ async function main(): Promise<void> {
       database: 'postgres',
     };
     try {
-      owned.bouncer = await startPgBouncer(owned.dir, cluster.primary.port, bouncerPort, password);
+      owned.bouncer = await startPgBouncer(owned.dir, cluster.primary.port, bouncerPort, verifierText);
       await probe(bouncer);
       targets.push({ target: bouncer });
     } catch (error) {
@@ -126,7 +145,7 @@ async function main(): Promise<void> {
       database: 'postgres',
     };
     try {
-      owned.poolpilot = await startPoolpilot(cluster, wirePort, password);
+      owned.poolpilot = await startPoolpilot(cluster, wirePort, verifierText);
       await probe(front);
       targets.push({ target: front });
     } catch (error) {
@@ -166,6 +185,10 @@ async function main(): Promise<void> {
       );
     }
 
+    // The front's own cost, with nothing behind it: a handler that answers every query itself.
+    // Not a pooling figure: the ceiling the handshake and framing leave for the proxy.
+    const frontAlone = await measureFrontAlone(password, verifier);
+
     const results = {
       at: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? null, node: process.version },
@@ -182,6 +205,7 @@ async function main(): Promise<void> {
       poolSize: POOL,
       rows,
       latencyP50Ms: latency,
+      frontAlone,
     };
     const markdown = toMarkdown(results);
     console.log(`\n${markdown}`);
@@ -256,6 +280,73 @@ async function latencyP50(t: Target, dir: string): Promise<number> {
   return latencies[Math.floor(latencies.length / 2)]! / 1000;
 }
 
+/**
+ * Answers every simple Query with one precomputed row, in one write: the least a handler can do.
+ * Three columns because pgbench's start-up probe of pgbench_accounts reads three (count, partition
+ * method NULL, partitions); the first also serves as pgbench_branches' count (the scale).
+ */
+function answerEverything(): ClientHandler {
+  const answer = Buffer.concat([
+    rowDescription([
+      { name: 'n', typeOid: TypeOid.int4, typeSize: 4 },
+      { name: 'partstrat', typeOid: TypeOid.text },
+      { name: 'count', typeOid: TypeOid.int8, typeSize: 8 },
+    ]),
+    dataRow(['10', null, '0']),
+    commandComplete('SELECT 1'),
+    readyForQuery('I'),
+  ]);
+  return {
+    attach: (client) => ({
+      message(type) {
+        if (type === Frontend.Query) client.send(answer);
+        else if (type === Frontend.Terminate) client.socket.end();
+      },
+      closed() {},
+    }),
+  };
+}
+
+async function measureFrontAlone(
+  password: string,
+  verifier: ScramVerifier,
+): Promise<Record<string, RunResult | { unavailable: string }>> {
+  const listener = new WireListener({
+    database: 'postgres',
+    users: new Map([['postgres', verifier]]),
+    maxClients: 1000,
+    handler: answerEverything(),
+    parameters: () => ({
+      server_version: '16.0',
+      server_encoding: 'UTF8',
+      client_encoding: 'UTF8',
+      DateStyle: 'ISO, MDY',
+      TimeZone: 'UTC',
+      integer_datetimes: 'on',
+      standard_conforming_strings: 'on',
+    }),
+  });
+  const { port } = await listener.listen(0, '127.0.0.1');
+  const t: Target = { name: 'front alone', port, user: 'postgres', password, database: 'postgres' };
+  const out: Record<string, RunResult | { unavailable: string }> = {};
+  try {
+    for (const [name, args] of [
+      ['-S simple', ['-S', '-M', 'simple']],
+      ['-S -C (connect per transaction)', ['-S', '-M', 'simple', '-C']],
+    ] as const) {
+      out[name] = await measure(t, [...args, '-c', String(CLIENTS), '-j', String(THREADS)]).catch(
+        (error: Error) => ({
+          unavailable: error.message.split('\n')[0]!,
+        }),
+      );
+      console.log(`  ${name.padEnd(34)} ${t.name.padEnd(10)} ${describe(out[name]!)}`);
+    }
+  } finally {
+    await listener.close();
+  }
+  return out;
+}
+
 async function probe(t: Target): Promise<void> {
   const client = new pg.Client({
     host: '127.0.0.1',
@@ -278,11 +369,11 @@ async function startPgBouncer(
   dir: string,
   pgPort: number,
   port: number,
-  password: string,
+  verifier: string,
 ): Promise<ChildProcess> {
   const home = path.join(dir, 'pgbouncer');
   await mkdir(home, { recursive: true });
-  await writeFile(path.join(home, 'userlist.txt'), `"postgres" "${password}"\n`);
+  await writeFile(path.join(home, 'userlist.txt'), `"postgres" "${verifier}"\n`);
   await writeFile(
     path.join(home, 'pgbouncer.ini'),
     [
@@ -324,11 +415,10 @@ async function startPgBouncer(
 async function startPoolpilot(
   cluster: EmbeddedCluster,
   wirePort: number,
-  password: string,
+  verifier: string,
 ): Promise<ChildProcess> {
-  const verifier = formatVerifier(createVerifier(password, { salt: randomBytes(16) }));
   const httpPort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: path.resolve(import.meta.dirname, '..'),
     env: {
       PATH: process.env.PATH,
@@ -409,6 +499,7 @@ function toMarkdown(r: {
   poolSize: number;
   rows: Record<string, Row>;
   latencyP50Ms: Record<string, number | { unavailable: string }>;
+  frontAlone: Record<string, RunResult | { unavailable: string }>;
 }): string {
   const tps = (x: RunResult | { unavailable: string } | undefined) =>
     !x || 'unavailable' in x ? 'n/a' : `${Math.round(x.tps)}${x.failed ? ` (${x.failed} failed)` : ''}`;
@@ -433,7 +524,8 @@ function toMarkdown(r: {
   const num = (x: number | { unavailable: string } | undefined) => (typeof x === 'number' ? x : null);
   const d = num(l.direct);
   const fmt = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
-  const added = (x: number | null) => (x === null || d === null ? 'n/a' : `+${(x - d).toFixed(3)}`);
+  const added = (x: number | null) =>
+    x === null || d === null ? 'n/a' : `${x - d >= 0 ? '+' : ''}${(x - d).toFixed(3)}`;
   lines.push(
     '',
     '| 1 client, -S simple | p50 ms | added over direct, ms |',
@@ -441,6 +533,16 @@ function toMarkdown(r: {
     `| direct | ${fmt(d)} | |`,
     `| PgBouncer | ${fmt(num(l.PgBouncer))} | ${added(num(l.PgBouncer))} |`,
     `| poolpilot | ${fmt(num(l.poolpilot))} | ${added(num(l.poolpilot))} |`,
+  );
+  lines.push(
+    '',
+    'The wire front alone (SCRAM login, framing and encoding, a handler that answers every query itself, no PostgreSQL): the ceiling the front leaves for the proxy, not a pooling figure.',
+    '',
+    '| workload | front alone tps | vs PgBouncer |',
+    '|---|---:|---:|',
+    ...Object.entries(r.frontAlone).map(
+      ([name, x]) => `| ${name} | ${tps(x)} | ${ratio(x, r.rows[name]?.PgBouncer)} |`,
+    ),
   );
   for (const [name, x] of Object.entries(l)) {
     if (typeof x !== 'number') lines.push('', `${name}: not available (${x.unavailable})`);

@@ -1,26 +1,16 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../src/embedded/index.js';
-import { createTestDatabase, run, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { run } from './harness/database.js';
+import { startPoolpilot, useTestCore } from './harness/server.js';
 import { createShop, GUIDE_QUERY } from './support/shop.js';
 
-const { primaryUrl } = inject('databases');
-
 describe('query analyzer', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
+  const server = useTestCore(
+    { DB_POOL_MIN: '1', DB_POOL_SIZE: '4' },
+    { prefix: 'pp_an', seed: ({ url }) => createShop(url, null) },
+  );
 
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, null, 'pp_an');
-    await createShop(db.url(primaryUrl), null);
-    pp = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '1', DB_POOL_SIZE: '4' });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
-
-  const analyze = (sql: string) => pp.poolpilot.analyzer.analyze(sql);
+  const analyze = (sql: string) => server.poolpilot.analyzer.analyze(sql);
 
   it('scores the guide example HIGH or CRITICAL and COMPLEX on realistic tables', async () => {
     const a = await analyze(GUIDE_QUERY);
@@ -92,7 +82,7 @@ describe('query analyzer', () => {
   });
 
   it('plans writes without running them', async () => {
-    const before = (await run(db.url(primaryUrl), 'SELECT count(*)::int AS n FROM items')).rows[0].n;
+    const before = (await run(server.url, 'SELECT count(*)::int AS n FROM items')).rows[0].n;
     const del = await analyze('DELETE FROM items');
     const ins = await analyze("INSERT INTO items VALUES (9999, 'never')");
     const upd = await analyze("UPDATE items SET label = 'never' WHERE id = 1");
@@ -101,7 +91,7 @@ describe('query analyzer', () => {
       expect(a.planned).toBe(true);
     }
     const { rows } = await run(
-      db.url(primaryUrl),
+      server.url,
       "SELECT count(*)::int AS n, count(*) FILTER (WHERE label = 'never')::int AS never FROM items",
     );
     expect(rows[0]).toEqual({ n: before, never: 0 });
@@ -109,10 +99,10 @@ describe('query analyzer', () => {
 
   it('answers a repeated text and a repeated shape from the cache', async () => {
     const first = await analyze('SELECT name FROM users WHERE id = 7');
-    const before = pp.poolpilot.analyzer.stats();
+    const before = server.poolpilot.analyzer.stats();
     const again = await analyze('SELECT name FROM users WHERE id = 7');
     const sameShape = await analyze('SELECT  name FROM users WHERE id = 8 -- other constant');
-    const after = pp.poolpilot.analyzer.stats();
+    const after = server.poolpilot.analyzer.stats();
     expect(first.cached).toBe(false);
     expect(again.cached).toBe(true);
     expect(sameShape.cached).toBe(true);
@@ -126,7 +116,10 @@ describe('query analyzer', () => {
     const a = await analyze('SELECT * FROM users WHERE');
     expect(a.parseError).toMatchObject({ message: expect.stringMatching(/syntax error/) });
     expect(a.parseError!.position).toBeGreaterThan(20);
-    expect(a.writes).toBe(true); // unknown: treated as a write, so it goes to the primary
+    // Unknown, not "writes": judged (PostgreSQL's grammar said no), and routed to the primary.
+    expect(a.writes).toBeNull();
+    expect(a.judged).toBe(true);
+    expect(server.poolpilot.router.decide(a).target).toBe('primary');
   });
 });
 

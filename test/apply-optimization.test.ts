@@ -23,7 +23,7 @@ describe('applyOptimization', () => {
   beforeAll(async () => {
     db = await createTestDatabase(primaryUrl, null, 'apply');
     url = db.url(primaryUrl);
-    await createProblemTables(url);
+    await createProblemTables(url, db.adminUrl(primaryUrl));
     pp = await startPoolpilot({
       DATABASE_URL: url,
       API_TOKENS: `admin:${ADMIN},operator:${OPERATOR},viewer:${VIEWER}`,

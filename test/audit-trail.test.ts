@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type EmbeddedCluster, startEmbeddedCluster } from './harness/cluster.js';
+import { type EmbeddedCluster, startEmbeddedCluster } from '../support/postgres-cluster.js';
 import { createTestDatabase, eventually, run, type TestDatabase } from './harness/database.js';
 import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
 
@@ -34,8 +34,9 @@ describe('audit trail', () => {
   });
 
   it('creates the poolpilot schema with versioned migrations at start, idempotently', async () => {
+    // The schema belongs to the control-plane role: read it as the superuser.
     const versions = await run(
-      db.url(primaryUrl),
+      db.adminUrl(primaryUrl),
       'SELECT version, name FROM poolpilot.schema_migrations ORDER BY version',
     );
     expect(versions.rows).toEqual([{ version: 1, name: 'optimization audit trail' }]);
@@ -46,7 +47,10 @@ describe('audit trail', () => {
     } finally {
       await second.close();
     }
-    const again = await run(db.url(primaryUrl), 'SELECT count(*)::int AS n FROM poolpilot.schema_migrations');
+    const again = await run(
+      db.adminUrl(primaryUrl),
+      'SELECT count(*)::int AS n FROM poolpilot.schema_migrations',
+    );
     expect(again.rows[0].n).toBe(1);
     // Its own tables are never suggested for anything.
     const list = await pp.gql<any>('{ optimizations { title } }', {}, VIEWER);
@@ -104,7 +108,10 @@ describe('audit trail', () => {
       optimizationId: 'analyze-table-ffffffffffff',
       outcome: 'NOT_FOUND',
     });
-    const rows = await run(db.url(primaryUrl), 'SELECT count(*)::int AS n FROM poolpilot.optimization_audit');
+    const rows = await run(
+      db.adminUrl(primaryUrl),
+      'SELECT count(*)::int AS n FROM poolpilot.optimization_audit',
+    );
     expect(rows.rows[0].n).toBe(all.data.optimizationHistory.length);
   });
 });

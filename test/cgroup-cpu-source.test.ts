@@ -6,29 +6,23 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SERVICE_NAME, silentLogger } from '../src/core/index.js';
 import { cgroupProbe, ServerProcessLocator, Telemetry } from '../src/core/telemetry/index.js';
 import { SERVER_PROCESS_SQL } from '../src/core/telemetry/sql.js';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { useTestCore } from './harness/server.js';
 
 const databases = inject('databases');
 
 describe.skipIf(databases.source === 'external')('CPU from the server cgroup v2', () => {
   let root: string;
-  let db: TestDatabase;
-  let pp: RunningPoolpilot;
 
+  const server = useTestCore({ DB_POOL_MIN: '1' });
   beforeAll(async () => {
-    db = await createTestDatabase(databases.primaryUrl);
-    pp = await startPoolpilot({ DATABASE_URL: db.url(databases.primaryUrl), DB_POOL_MIN: '1' });
     root = await mkdtemp(path.join(tmpdir(), 'pp-cgroup-'));
   });
   afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
     await rm(root, { recursive: true, force: true });
   });
 
   it('reads the cgroup the postmaster is in, with its CPU limit and memory', async () => {
-    const primary = pp.poolpilot.cluster.primary.pool;
+    const primary = server.poolpilot.cluster.primary.pool;
     const locator = new ServerProcessLocator(async () => {
       const { rows } = await primary.query(SERVER_PROCESS_SQL);
       return { pid: rows[0]!.pid as number, startedMs: rows[0]!.started_ms as number };
@@ -57,7 +51,7 @@ describe.skipIf(databases.source === 'external')('CPU from the server cgroup v2'
     await writeUsage();
 
     const telemetry = new Telemetry({
-      cluster: pp.poolpilot.cluster,
+      cluster: server.poolpilot.cluster,
       applicationName: SERVICE_NAME,
       dbContainer: null,
       log: silentLogger,

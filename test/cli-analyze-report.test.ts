@@ -1,30 +1,24 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { poolpilotCli } from './harness/cli.js';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { startPoolpilot, useTestServer } from './harness/server.js';
 
-const { primaryUrl, replicaUrl } = inject('databases');
+const { replicaUrl } = inject('databases');
 
 describe('poolpilot analyze and report against a running server', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, replicaUrl);
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_REPLICA_URLS: replicaUrl ? db.url(replicaUrl) : undefined,
+  const server = useTestServer(
+    {
       DB_POOL_MIN: '1',
       DB_POOL_SIZE: '4',
-    });
-    for (let i = 0; i < 5; i++) await pp.poolpilot.cluster.primary.pool.query('SELECT pg_sleep(0.02)');
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
+      DB_SERVER_CPUS: '2',
+    },
+    { replica: true },
+  );
+  beforeAll(async () => {
+    for (let i = 0; i < 5; i++) await server.pp.poolpilot.cluster.primary.pool.query('SELECT pg_sleep(0.02)');
   });
 
   it('analyze --json gives the pools, health, CPU and connection states the server reports', async () => {
-    const run = await poolpilotCli(['analyze', '--json', '--url', pp.url]);
+    const run = await poolpilotCli(['analyze', '--json', '--url', server.pp.url]);
     expect(run.code, run.stderr).toBe(0);
     const out = run.json();
     expect(out.health.status).toBe('OK');
@@ -32,7 +26,7 @@ describe('poolpilot analyze and report against a running server', () => {
     expect(primary).toMatchObject({ role: 'PRIMARY', up: true, max: 4 });
     expect(primary.queries).toBeGreaterThanOrEqual(5);
     // The same figure the server itself holds.
-    expect(primary.queries).toBeLessThanOrEqual(pp.poolpilot.poolState().targets[0]!.pool.queries);
+    expect(primary.queries).toBeLessThanOrEqual(server.pp.poolpilot.poolState().targets[0]!.pool.queries);
     if (replicaUrl) expect(out.poolStats.targets.map((t: any) => t.name)).toContain('replica-1');
     expect(out.cpu.loadAverage).toHaveLength(3);
     expect(out.connectionStates.total).toBeGreaterThanOrEqual(1);
@@ -43,7 +37,7 @@ describe('poolpilot analyze and report against a running server', () => {
   });
 
   it('analyze prints a readable summary', async () => {
-    const run = await poolpilotCli(['analyze', '--url', pp.url]);
+    const run = await poolpilotCli(['analyze', '--url', server.pp.url]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/poolpilot \d+\.\d+\.\d+ +status OK/);
     expect(run.stdout).toMatch(/Pools[\s\S]*primary/);
@@ -52,12 +46,17 @@ describe('poolpilot analyze and report against a running server', () => {
   });
 
   it('report renders Markdown and JSON with the same figures', async () => {
-    const md = await poolpilotCli(['report', '--url', pp.url]);
+    const md = await poolpilotCli(['report', '--url', server.pp.url]);
     expect(md.code, md.stderr).toBe(0);
     expect(md.stdout).toMatch(/^# poolpilot report/);
     expect(md.stdout).toContain('## Health: OK');
     expect(md.stdout).toMatch(/## Pools\n\n\| target \| utilization % \|[\s\S]*\| primary \|/);
-    const json = await poolpilotCli(['report', '--format', 'json', '--url', pp.url]);
+    // The guide's size for 2 CPUs beside the configured one, and why they differ.
+    expect(md.stdout).toContain(
+      "Suggested pool per target: min 3, max 16 (default 8), the guide's row for 2 CPUs (Lightweight). Running: min 1, max 4, from DB_POOL_MIN and DB_POOL_SIZE",
+    );
+    expect(md.stdout).toContain('DB_POOL_MIN=3 DB_POOL_SIZE=16');
+    const json = await poolpilotCli(['report', '--format', 'json', '--url', server.pp.url]);
     expect(json.code).toBe(0);
     const report = json.json();
     expect(report.generatedAt).toMatch(/^\d{4}-/);
@@ -79,7 +78,7 @@ describe('poolpilot analyze and report against a running server', () => {
   it('exits 1 when a target is down (degraded service)', async () => {
     if (!replicaUrl) return;
     const down = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
+      DATABASE_URL: server.url,
       DB_REPLICA_URLS: 'postgres://nobody:x@127.0.0.1:1/none',
       DB_POOL_MIN: '0',
       DB_CONN_TIMEOUT: '500',

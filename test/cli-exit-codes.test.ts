@@ -27,6 +27,8 @@ describe('poolpilot CLI exit codes', () => {
     expect(run.code).toBe(3);
     expect(run.json().error).toMatchObject({ exitCode: 3 });
     expect(run.stderr).toContain(`cannot reach poolpilot at http://127.0.0.1:${port}`);
+    // ...and how to point it elsewhere.
+    expect(run.stderr).toContain('--url URL or POOLPILOT_URL=URL');
   });
 
   it('uses POOLPILOT_URL and POOLPILOT_TOKEN, and exits 4 without a valid token', async () => {

@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { poolpilotCli } from './harness/cli.js';
 import { useTestServer } from './harness/server.js';
@@ -76,6 +79,47 @@ describe('poolpilot optimize', () => {
     const again = await poolpilotCli(['optimize', '--apply', target!.id, '--json', '--url', server.pp.url]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.json().results[0].outcome).toBe('ALREADY_APPLIED');
+  });
+
+  it('--show ID prints a suggestion in full, and --output FILE saves its pgbouncer.ini', async () => {
+    const pgbouncer = (await list()).find((o) => o.kind === 'PGBOUNCER_CONFIG');
+    expect(pgbouncer).toBeDefined();
+    const shown = await poolpilotCli(['optimize', '--show', pgbouncer!.id, '--url', server.pp.url]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('pgbouncer.ini for this setup');
+    expect(shown.stdout).toMatch(/^\[databases\]$/m);
+    expect(shown.stdout).toMatch(/^pool_mode = transaction$/m);
+    const dir = await mkdtemp(path.join(tmpdir(), 'poolpilot-optimize-'));
+    try {
+      const file = path.join(dir, 'pgbouncer.ini');
+      const saved = await poolpilotCli([
+        'optimize',
+        '--show',
+        pgbouncer!.id,
+        '--output',
+        file,
+        '--url',
+        server.pp.url,
+      ]);
+      expect(saved.code, saved.stderr).toBe(0);
+      expect(saved.stdout).toContain(`to ${file}`);
+      const ini = await readFile(file, 'utf8');
+      expect(ini).toMatch(/^\[pgbouncer\]$/m);
+      expect(shown.stdout).toContain(ini.trim());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect((await poolpilotCli(['optimize', '--output', 'x.ini', '--url', server.pp.url])).code).toBe(2);
+    const unknown = await poolpilotCli([
+      'optimize',
+      '--show',
+      'no-such-id',
+      '--json',
+      '--url',
+      server.pp.url,
+    ]);
+    expect(unknown.code).toBe(6);
+    expect(unknown.json().error.code).toBe('OPTIMIZATION_NOT_FOUND');
   });
 
   it('rejects --apply with --apply-all-safe (2) and unknown ids (6, OPTIMIZATION_NOT_FOUND)', async () => {

@@ -90,6 +90,7 @@ describe('docker-compose.yml', () => {
 
     const given = {
       POSTGRES_PASSWORD: 'c0ffee',
+      APP_DB_PASSWORD: 'tea',
       REPLICATION_PASSWORD: 'decaf',
       API_TOKENS: 'admin:0123456789abcdef0123',
     };
@@ -101,9 +102,14 @@ describe('docker-compose.yml', () => {
       host: 'postgres-primary',
       port: 5432,
       database: 'app',
-      user: 'poolpilot',
+      user: 'app',
     });
+    // The control plane connects as the superuser, callers as `app`, on the primary and the replica.
+    expect(config.admin?.endpoint).toMatchObject({ host: 'postgres-primary', user: 'poolpilot' });
     expect(config.replicas.map((r) => r.endpoint.host)).toEqual(['postgres-replica']);
+    expect(config.replicas.map((r) => r.endpoint.user)).toEqual(['app']);
+    expect(compose.configs['primary-init'].content).toMatch(/CREATE ROLE app WITH LOGIN NOSUPERUSER/);
+    expect(compose.configs['primary-init'].content).toMatch(/ALTER DATABASE app OWNER TO app/);
     expect(config).toMatchObject({ host: '0.0.0.0', port: 3338, logLevel: 'info' });
     expect(config.tokens).toHaveLength(1);
     // Listening on 0.0.0.0 is refused without tokens, and compose refuses to start without them.
@@ -128,8 +134,8 @@ describe('Dockerfile', () => {
     expect(['root', '0']).not.toContain(user);
     expect(runtime).toMatch(/^COPY --from=build \/app\/dist \.\/dist/m);
     const cmd = JSON.parse(/^CMD (.+)$/m.exec(runtime)![1]!) as string[];
-    expect(cmd).toEqual(['node', 'dist/server/main.js']);
-    // tsconfig.build.json compiles src/ into dist/, so src/server/main.ts becomes dist/server/main.js.
+    expect(cmd).toEqual(['node', 'dist/main.js']);
+    // tsconfig.build.json compiles src/ into dist/, so src/main.ts becomes dist/main.js.
     const build = JSON.parse(readFileSync('tsconfig.build.json', 'utf8'));
     expect(build.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
   });

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, describeConfig, loadConfig } from '../src/config/index.js';
+import { ConfigError, databaseTargets, describeConfig, loadConfig } from '../src/config/index.js';
 
 /** Runs `npm start`'s entry point with `env` and nothing else configured. */
 function start(env: Record<string, string>) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     encoding: 'utf8',
     timeout: 30_000,
@@ -47,6 +47,25 @@ const BAD: [Record<string, string>, RegExp][] = [
     { API_TOKENS: 'admin:short' },
     /API_TOKENS entry 1 \(admin\) is not accepted: the token must be at least 16 characters/,
   ],
+  [{ CORS_ORIGINS: '*' }, /CORS_ORIGINS entry "\*" is not accepted: expected origins such as/],
+  [
+    { CORS_ORIGINS: 'https://ok.example,https://app.example/admin' },
+    /CORS_ORIGINS entry "https:\/\/app.example\/admin" is not accepted/,
+  ],
+  [{ WS_MAX_SUBSCRIPTIONS: '0' }, /WS_MAX_SUBSCRIPTIONS="0" is not accepted: expected a whole number from 1/],
+  [
+    { ADMIN_DATABASE_URL: 'postgres://admin:s3cret@h/app' },
+    /ADMIN_DATABASE_URL is not accepted without DATABASE_URL \(or DB_HOST\)/,
+  ],
+  [
+    { DATABASE_URL: 'postgres://app:a@h/app', ADMIN_DATABASE_URL: 'http://admin:s3cret@h/app' },
+    /ADMIN_DATABASE_URL="http:\/\/admin:\*\*\*\*@h\/app" is not accepted/,
+  ],
+  [
+    { DATABASE_URL: 'postgres://app:a@h/app', ADMIN_DATABASE_URL: 'postgres://admin:s3cret@h/other' },
+    /ADMIN_DATABASE_URL is not accepted: its database "other" must be the one DATABASE_URL names \("app"\)/,
+  ],
+  [{ ADMIN_POOL_SIZE: '0' }, /ADMIN_POOL_SIZE="0" is not accepted: expected a whole number from 1 to 100/],
   [
     { LOG_LEVEL: 'loud' },
     /LOG_LEVEL="loud" is not accepted: expected one of fatal, error, warn, info, debug, trace, silent/,
@@ -106,6 +125,35 @@ describe('configuration', () => {
     expect(JSON.stringify(describeConfig(config))).not.toContain('p@ss');
   });
 
+  it('gives the control plane ADMIN_DATABASE_URL on the primary and its credentials on each replica', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://app:app-secret@db:5432/app',
+      DB_REPLICA_URLS: 'postgres://app:app-secret@replica:5433/app?sslmode=require',
+      ADMIN_DATABASE_URL: 'postgres://ops:ops-secret@db:5432/app',
+    });
+    const { primary, replicas } = databaseTargets(config);
+    expect(primary!.data.endpoint.user).toBe('app');
+    expect(primary!.admin.connectionString).toBe('postgres://ops:ops-secret@db:5432/app');
+    const replica = new URL(replicas[0]!.admin.connectionString);
+    expect([replica.username, replica.password, replica.host, replica.pathname, replica.search]).toEqual([
+      'ops',
+      'ops-secret',
+      'replica:5433',
+      '/app',
+      '?sslmode=require',
+    ]);
+    expect(replicas[0]!.data.connectionString).toBe(
+      'postgres://app:app-secret@replica:5433/app?sslmode=require',
+    );
+    expect(config.adminPool).toEqual({ max: 3, min: 0 });
+    const described = JSON.stringify(describeConfig(config));
+    expect(described).toContain('"admin":{"host":"db","port":5432,"database":"app","user":"ops"}');
+    expect(described).not.toContain('ops-secret');
+    // Unset: the control plane uses each data connection.
+    const same = databaseTargets(loadConfig({ DATABASE_URL: 'postgres://app:a@db/app' }));
+    expect(same.primary!.admin).toBe(same.primary!.data);
+  });
+
   it('accepts non-loopback hosts once tokens are configured', () => {
     const config = loadConfig({
       HOST: '0.0.0.0',
@@ -118,12 +166,14 @@ describe('configuration', () => {
   it('stops npm start with the message and a non-zero exit', () => {
     const result = start({
       DB_POOL_SIZE: 'lots',
+      CORS_ORIGINS: 'https://*.example.com',
       API_TOKENS: 'admin:not-long',
       DB_PASSWORD: 'do-not-print-me',
     });
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('DB_POOL_SIZE="lots" is not accepted');
     expect(result.stderr).toContain('API_TOKENS entry 1 (admin) is not accepted');
+    expect(result.stderr).toContain('CORS_ORIGINS entry "https://*.example.com" is not accepted');
     expect(result.stderr + result.stdout).not.toContain('not-long');
     expect(result.stderr + result.stdout).not.toContain('do-not-print-me');
   });

@@ -1,9 +1,7 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, eventually, run, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
-
-const { primaryUrl } = inject('databases');
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, run } from './harness/database.js';
+import { useTestServer } from './harness/server.js';
 
 const STATES = `query($ms: Int) {
   connectionStates(longerThanMs: $ms) {
@@ -16,30 +14,30 @@ const STATES = `query($ms: Int) {
 }`;
 
 describe('connectionStates (query)', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
   const clients: pg.Client[] = [];
 
   const client = async (application: string) => {
-    const c = new pg.Client({ connectionString: db.url(primaryUrl), application_name: application });
+    const c = new pg.Client({ connectionString: server.url, application_name: application });
     c.on('error', () => undefined);
     await c.connect();
     clients.push(c);
     return c;
   };
 
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, null, 'conns');
-    await run(
-      db.url(primaryUrl),
-      'CREATE TABLE accounts (id int PRIMARY KEY, balance int); INSERT INTO accounts VALUES (1, 100)',
-    );
-    pp = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '2', DB_POOL_SIZE: '4' });
-  });
+  const server = useTestServer(
+    { DB_POOL_MIN: '2', DB_POOL_SIZE: '4' },
+    {
+      prefix: 'conns',
+      seed: async ({ url }) => {
+        await run(
+          url,
+          'CREATE TABLE accounts (id int PRIMARY KEY, balance int); INSERT INTO accounts VALUES (1, 100)',
+        );
+      },
+    },
+  );
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-    await pp?.close();
-    await db?.drop();
   });
 
   it('counts by state and lists idle-in-transaction, long-running and blocked sessions', async () => {
@@ -57,7 +55,7 @@ describe('connectionStates (query)', () => {
     await aborted.query('SELECT 1/0').catch(() => undefined);
 
     const data = await eventually(async () => {
-      const res = await pp.gql<any>(STATES, { ms: 200 });
+      const res = await server.pp.gql<any>(STATES, { ms: 200 });
       const s = res.data?.connectionStates;
       return s?.blocking.length && s.longRunningSessions.length && s.idleInTransactionSessions.length >= 2
         ? s
@@ -103,7 +101,7 @@ describe('connectionStates (query)', () => {
     await c.query('BEGIN');
     await c.query(`SELECT '${'x'.repeat(500)}' AS long_text`);
     const res = await eventually(async () => {
-      const r = await pp.gql<any>(
+      const r = await server.pp.gql<any>(
         '{ connectionStates(longerThanMs: 0, queryChars: 40) { idleInTransactionSessions { application query } } }',
       );
       return r.data?.connectionStates.idleInTransactionSessions.find(

@@ -1,28 +1,18 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ConnectionStatesSample } from '../src/core/telemetry/index.js';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
-
-const { primaryUrl } = inject('databases');
+import { useTestCore } from './harness/server.js';
 
 describe('connection-state samples', () => {
-  let db: TestDatabase;
-  let pp: RunningPoolpilot;
   const held: pg.Client[] = [];
 
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl);
-    pp = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '2' });
-  });
+  const server = useTestCore({ DB_POOL_MIN: '2' });
   afterAll(async () => {
     await Promise.all(held.map((c) => c.end().catch(() => undefined)));
-    await pp?.close();
-    await db?.drop();
   });
 
   async function session(applicationName: string): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: db.url(primaryUrl), application_name: applicationName });
+    const client = new pg.Client({ connectionString: server.url, application_name: applicationName });
     await client.connect();
     held.push(client);
     return client;
@@ -30,7 +20,7 @@ describe('connection-state samples', () => {
 
   /** Samples until one satisfies `ok` (the sampler keeps running between polls). */
   async function sampleUntil(ok: (s: ConnectionStatesSample) => boolean): Promise<ConnectionStatesSample> {
-    const stream = pp.poolpilot.telemetry.connectionStates(250);
+    const stream = server.poolpilot.telemetry.connectionStates(250);
     const deadline = Date.now() + 20_000;
     let last: ConnectionStatesSample | undefined;
     try {
@@ -58,10 +48,10 @@ describe('connection-state samples', () => {
     await aborted.query('SELECT 1/0').catch(() => undefined);
 
     const sample = await sampleUntil((s) => {
-      const mine = s.byDatabase.find((d) => d.name === db.name);
+      const mine = s.byDatabase.find((d) => d.name === server.db.name);
       return (mine?.oldestIdleInTransactionAgeMs ?? 0) >= 1_500 && (mine?.waitingOnLocks ?? 0) >= 1;
     });
-    const mine = sample.byDatabase.find((d) => d.name === db.name)!;
+    const mine = sample.byDatabase.find((d) => d.name === server.db.name)!;
     expect(sample.error).toBeNull();
     expect(mine.idleInTransaction).toBeGreaterThanOrEqual(1);
     expect(mine.idleInTransactionAborted).toBeGreaterThanOrEqual(1);

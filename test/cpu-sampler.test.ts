@@ -1,8 +1,7 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { CpuSample, SampleStream } from '../src/core/telemetry/index.js';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { useTestCore } from './harness/server.js';
 
 const databases = inject('databases');
 const BURNERS = 2;
@@ -20,20 +19,10 @@ async function samples(stream: SampleStream<CpuSample>, n: number): Promise<CpuS
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 describe('PostgreSQL CPU samples', () => {
-  let db: TestDatabase;
-  let pp: RunningPoolpilot;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(databases.primaryUrl);
-    pp = await startPoolpilot({ DATABASE_URL: db.url(databases.primaryUrl), DB_POOL_MIN: '1' });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+  const server = useTestCore({ DB_POOL_MIN: '1' });
 
   it('finds the local server, rises while a query burns CPU and falls when it stops', async (ctx) => {
-    const stream = pp.poolpilot.telemetry.containerCpu(500);
+    const stream = server.poolpilot.telemetry.containerCpu(500);
     const burners: pg.Client[] = [];
     try {
       const [first] = await samples(stream, 1);
@@ -51,7 +40,7 @@ describe('PostgreSQL CPU samples', () => {
 
       let burning = true;
       const burn = async () => {
-        const client = new pg.Client({ connectionString: db.url(databases.primaryUrl) });
+        const client = new pg.Client({ connectionString: server.url });
         await client.connect();
         burners.push(client);
         while (burning) await client.query('SELECT count(*) FROM generate_series(1, 3e7)');

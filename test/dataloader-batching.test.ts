@@ -18,14 +18,14 @@ describe('slowQueries analyses through a DataLoader', () => {
   beforeAll(async () => {
     db = await createTestDatabase(primaryUrl, null, 'loader');
     const url = db.url(primaryUrl);
+    await run(db.adminUrl(primaryUrl), 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     await run(
       url,
-      `CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
-       CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 100000) g;
+      `CREATE TABLE items AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 100000) g;
        ALTER TABLE items ADD PRIMARY KEY (id);`,
     );
     await run(url, 'ANALYZE items');
-    await run(url, 'SELECT pg_stat_statements_reset()');
+    await run(db.adminUrl(primaryUrl), 'SELECT pg_stat_statements_reset()');
     // Sixty distinct shapes (the expression tree differs; aliases and constants would not), each
     // run twice: more than one page.
     const statements = Array.from(

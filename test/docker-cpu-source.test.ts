@@ -6,8 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SERVICE_NAME, silentLogger } from '../src/core/index.js';
 import { type CpuSample, Telemetry } from '../src/core/telemetry/index.js';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { useTestCore } from './harness/server.js';
 
 const databases = inject('databases');
 
@@ -21,9 +20,8 @@ describe('CPU from the Docker Engine API', () => {
   let engine: Server;
   let socketPath: string;
   const requests: string[] = [];
-  let db: TestDatabase;
-  let pp: RunningPoolpilot;
 
+  const server = useTestCore({ DB_POOL_MIN: '1' });
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'pp-docker-'));
     socketPath = path.join(dir, 'docker.sock');
@@ -40,12 +38,8 @@ describe('CPU from the Docker Engine API', () => {
       res.end(JSON.stringify(RECORDED[Math.min(served, RECORDED.length) - 1]));
     });
     await new Promise<void>((resolve) => engine.listen(socketPath, resolve));
-    db = await createTestDatabase(databases.primaryUrl);
-    pp = await startPoolpilot({ DATABASE_URL: db.url(databases.primaryUrl), DB_POOL_MIN: '1' });
   });
   afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
     await new Promise((resolve) => engine?.close(resolve));
     await rm(dir, { recursive: true, force: true });
   });
@@ -55,7 +49,7 @@ describe('CPU from the Docker Engine API', () => {
     dockerSocket: string;
   }): Promise<CpuSample> {
     const telemetry = new Telemetry({
-      cluster: pp.poolpilot.cluster,
+      cluster: server.poolpilot.cluster,
       applicationName: SERVICE_NAME,
       log: silentLogger,
       ...options,

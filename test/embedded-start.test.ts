@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -20,8 +20,9 @@ const running = new Set<ChildProcess>();
 /** `npm start`'s entry point with nothing configured but where to keep the embedded data. */
 async function start(dataDir: string): Promise<Started> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: {
+      WIRE_PORT: '0', // several services may run at once here
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       PORT: String(port),
@@ -114,6 +115,39 @@ describe('npm start with nothing configured', () => {
       "SELECT extname FROM pg_extension WHERE extname = 'pg_stat_statements'",
     );
     expect(rows).toHaveLength(1);
+    // Callers' statements run as `app`, which owns the application database and nothing else;
+    // poolpilot's own schema belongs to the superuser (the control plane).
+    const pooled = await client.query(
+      `SELECT DISTINCT a.usename, r.rolsuper, r.rolcreaterole, r.rolcreatedb
+         FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+        WHERE a.datname = 'app' AND a.application_name = 'poolpilot'`,
+    );
+    expect(pooled.rows).toEqual([
+      { usename: 'app', rolsuper: false, rolcreaterole: false, rolcreatedb: false },
+    ]);
+    const owners = await client.query(
+      `SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'app'`,
+    );
+    expect(owners.rows).toEqual([{ owner: 'app' }]);
+    const passwordFile = path.join(dataDir, 'app-password');
+    expect((await stat(passwordFile)).mode & 0o777).toBe(0o600);
+    const app = new pg.Client(
+      `postgres://app:${(await readFile(passwordFile, 'utf8')).trim()}@127.0.0.1:${pgPort}/app`,
+    );
+    await app.connect();
+    const schema = await app.query(
+      `SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'poolpilot'`,
+    );
+    expect(schema.rows).toEqual([{ owner: 'postgres' }]);
+    await expect(app.query('DROP SCHEMA poolpilot CASCADE')).rejects.toThrow(/must be owner/);
+    // The first start, which ran initdb, seeded the README's demo tables, owned by `app`.
+    const demo = await app.query(
+      'SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM accounts)::int AS accounts',
+    );
+    expect(demo.rows[0]).toEqual({ users: 50_000, orders: 500_000, accounts: 50_000 });
+    expect(first.lines().some((l) => l.msg === 'demo tables users, orders, accounts created')).toBe(true);
+    await app.query('DELETE FROM accounts WHERE id > 10');
+    await app.end();
     await client.end();
     const pid = Number((await readFile(path.join(dataDir, 'pg16', 'postmaster.pid'), 'utf8')).split('\n')[0]);
 
@@ -127,6 +161,12 @@ describe('npm start with nothing configured', () => {
     const again = new pg.Client(`postgres://postgres:${password}@127.0.0.1:${secondPort}/postgres`);
     await again.connect();
     expect((await again.query('SELECT v FROM kept')).rows).toEqual([{ v: 'across restarts' }]);
+    // Later starts leave the demo tables as they were.
+    const appAgain = new pg.Client(`postgres://postgres:${password}@127.0.0.1:${secondPort}/app`);
+    await appAgain.connect();
+    expect((await appAgain.query('SELECT count(*)::int AS n FROM accounts')).rows[0].n).toBe(10);
+    await appAgain.end();
+    expect(second.lines().some((l) => String(l.msg).startsWith('demo tables'))).toBe(false);
     await again.end();
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, eventually, run, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { describe, expect, inject, it } from 'vitest';
+import { eventually, run } from './harness/database.js';
+import { useTestServer } from './harness/server.js';
 
-const { primaryUrl, replicaUrl } = inject('databases');
+const { primaryUrl } = inject('databases');
 
 const EXECUTE = `mutation($sql: String!, $params: [JSON], $timeoutMs: Int, $maxRows: Int) {
   executeQuery(sql: $sql, params: $params, timeoutMs: $timeoutMs, maxRows: $maxRows) {
@@ -11,27 +11,23 @@ const EXECUTE = `mutation($sql: String!, $params: [JSON], $timeoutMs: Int, $maxR
 }`;
 
 describe('executeQuery and executeTransaction over GraphQL', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, replicaUrl, 'pp_exec');
-    await run(db.url(primaryUrl), 'CREATE TABLE kv (k text PRIMARY KEY, v int NOT NULL CHECK (v >= 0))');
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_REPLICA_URLS: replicaUrl ? db.url(replicaUrl) : undefined,
+  const server = useTestServer(
+    {
       DB_POOL_MIN: '1',
       DB_POOL_SIZE: '4',
       DB_STATEMENT_TIMEOUT: '20000',
       EXECUTE_MAX_ROWS: '1000',
-    });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+    },
+    {
+      replica: true,
+      prefix: 'pp_exec',
+      seed: async ({ url }) => {
+        await run(url, 'CREATE TABLE kv (k text PRIMARY KEY, v int NOT NULL CHECK (v >= 0))');
+      },
+    },
+  );
 
-  const exec = (variables: Record<string, unknown>) => pp.gql<any>(EXECUTE, variables);
+  const exec = (variables: Record<string, unknown>) => server.pp.gql<any>(EXECUTE, variables);
 
   it('runs a parameterized statement and says how it was routed', async () => {
     const res = await exec({
@@ -87,7 +83,7 @@ describe('executeQuery and executeTransaction over GraphQL', () => {
 
   it('cancels the running statement when the client goes away', async () => {
     const controller = new AbortController();
-    const pending = fetch(`${pp.url}/graphql`, {
+    const pending = fetch(`${server.pp.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -100,20 +96,20 @@ describe('executeQuery and executeTransaction over GraphQL', () => {
       run(
         primaryUrl,
         "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND query LIKE '%client-gone%' AND pid <> pg_backend_pid()",
-        [db.name],
+        [server.db.name],
       ).then((r) => r.rows[0].n as number);
     await eventually(async () => (await activity()) === 1);
     controller.abort();
     await pending;
     await eventually(async () => (await activity()) === 0, 5_000);
-    await eventually(() => pp.poolpilot.cluster.primary.pool.state().active === 0);
+    await eventually(() => server.pp.poolpilot.cluster.primary.pool.state().active === 0);
   });
 
   it('runs several statements atomically on the primary', async () => {
     const TX = `mutation($statements: [StatementInput!]!) {
       executeTransaction(statements: $statements) { target results { rowCount command rows } }
     }`;
-    const ok = await pp.gql<any>(TX, {
+    const ok = await server.pp.gql<any>(TX, {
       statements: [
         { sql: 'UPDATE kv SET v = v - 1 WHERE k = $1', params: ['1'] },
         { sql: 'UPDATE kv SET v = v + 1 WHERE k = $1', params: ['2'] },
@@ -127,7 +123,7 @@ describe('executeQuery and executeTransaction over GraphQL', () => {
       { k: '2', v: 3 },
       { k: '3', v: 3 },
     ]);
-    const failed = await pp.gql<any>(TX, {
+    const failed = await server.pp.gql<any>(TX, {
       statements: [
         { sql: 'UPDATE kv SET v = v + 100 WHERE k = $1', params: ['3'] },
         { sql: 'UPDATE kv SET v = v - 1 WHERE k = $1', params: ['1'] }, // violates the CHECK
@@ -138,7 +134,7 @@ describe('executeQuery and executeTransaction over GraphQL', () => {
       sqlstate: '23514',
       statement: 1,
     });
-    const { rows } = await run(db.url(primaryUrl), "SELECT v FROM kv WHERE k = '3'");
+    const { rows } = await run(server.url, "SELECT v FROM kv WHERE k = '3'");
     expect(rows[0].v).toBe(3); // the first update was rolled back
     const begin = await exec({ sql: 'BEGIN' });
     expect(begin.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');

@@ -1,26 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from './harness/browser.js';
-import { createTestDatabase, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
-
-const { primaryUrl } = inject('databases');
+import { useTestServer } from './harness/server.js';
 
 describe.runIf(chromiumAvailable())('GraphiQL with no network beyond loopback', () => {
-  let db: TestDatabase;
-  let pp: RunningPoolpilot;
   let browser: Browser;
 
+  const server = useTestServer({ DB_POOL_MIN: '1' });
   beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl);
-    pp = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '1' });
     browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await pp?.close();
-    await db?.drop();
   });
 
   it('loads every asset from poolpilot and runs a query', async () => {
@@ -37,7 +29,7 @@ describe.runIf(chromiumAvailable())('GraphiQL with no network beyond loopback', 
     });
     const page = await context.newPage();
     page.on('requestfailed', (request) => failed.push(request.url()));
-    await page.goto(`${pp.url}/graphql`);
+    await page.goto(`${server.pp.url}/graphql`);
     await page.waitForSelector('.graphiql-container', { timeout: 30_000 });
     await page.click('.graphiql-execute-button');
     await page.waitForFunction(() => (document.body.textContent ?? '').includes('"poolpilot"'), undefined, {

@@ -1,10 +1,8 @@
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger, logOptimizations, logSlowStatements, statementForLog } from '../src/server/logger.js';
-import { createTestDatabase, eventually, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
-
-const { primaryUrl, replicaUrl } = inject('databases');
+import { eventually } from './harness/database.js';
+import { useTestCore } from './harness/server.js';
 
 /** A log destination that keeps what was written; `isTTY` says what it pretends to be. */
 function capture(isTTY = false) {
@@ -79,23 +77,18 @@ describe('structured logs', () => {
   });
 
   describe('slow statements', () => {
-    let pp: RunningPoolpilot;
-    let db: TestDatabase;
-    beforeAll(async () => {
-      db = await createTestDatabase(primaryUrl, replicaUrl);
-      pp = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '1', DB_POOL_SIZE: '2' });
-    });
-    afterAll(async () => {
-      await pp?.close();
-      await db?.drop();
-    });
+    const server = useTestCore({ DB_POOL_MIN: '1', DB_POOL_SIZE: '2' });
 
     it('logs statements over the threshold with their route, target, duration and blanked text', async () => {
       const out = capture();
-      const stop = logSlowStatements(pp.poolpilot, createLogger('info', { destination: out.stream }), 100);
+      const stop = logSlowStatements(
+        server.poolpilot,
+        createLogger('info', { destination: out.stream }),
+        100,
+      );
       try {
-        const slowOne = await pp.poolpilot.execute("SELECT pg_sleep(0.15), 'secret-literal'");
-        await pp.poolpilot.execute('SELECT 1');
+        const slowOne = await server.poolpilot.execute("SELECT pg_sleep(0.15), 'secret-literal'");
+        await server.poolpilot.execute('SELECT 1');
         await eventually(() => out.lines().length >= 1);
         const lines = out.lines();
         expect(lines).toHaveLength(1);
@@ -114,33 +107,24 @@ describe('structured logs', () => {
       } finally {
         stop();
       }
-      await pp.poolpilot.execute('SELECT pg_sleep(0.15)');
+      await server.poolpilot.execute('SELECT pg_sleep(0.15)');
       expect(out.lines()).toHaveLength(1);
     });
   });
 
   describe('optimizations', () => {
-    let pp: RunningPoolpilot;
-    let db: TestDatabase;
-    beforeAll(async () => {
-      db = await createTestDatabase(primaryUrl, replicaUrl);
-      pp = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '1' });
-    });
-    afterAll(async () => {
-      await pp?.close();
-      await db?.drop();
-    });
+    const server = useTestCore({ DB_POOL_MIN: '1' });
 
     it('logs each optimization applied, with who asked, but not dry runs', async () => {
       const out = capture();
-      const stop = logOptimizations(pp.poolpilot, createLogger('info', { destination: out.stream }));
+      const stop = logOptimizations(server.poolpilot, createLogger('info', { destination: out.stream }));
       try {
-        const target = (await pp.poolpilot.optimizer.list()).find(
+        const target = (await server.poolpilot.optimizer.list()).find(
           (o) => o.kind === 'ENABLE_PG_STAT_STATEMENTS',
         )!;
-        await pp.poolpilot.optimizer.apply(target.id, { dryRun: true, actor: 'admin' });
+        await server.poolpilot.optimizer.apply(target.id, { dryRun: true, actor: 'admin' });
         expect(out.text()).toBe('');
-        await pp.poolpilot.optimizer.apply(target.id, { dryRun: false, actor: 'admin' });
+        await server.poolpilot.optimizer.apply(target.id, { dryRun: false, actor: 'admin' });
         expect(out.lines()).toEqual([
           expect.objectContaining({
             level: 30,

@@ -14,7 +14,7 @@ describe('optimizations', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase(primaryUrl, null, 'optim');
-    await createProblemTables(db.url(primaryUrl));
+    await createProblemTables(db.url(primaryUrl), db.adminUrl(primaryUrl));
     pp = await startPoolpilot({
       DATABASE_URL: db.url(primaryUrl),
       SLOW_QUERY_MIN_CALLS: '5',

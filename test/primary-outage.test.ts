@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolpilotError } from '../src/core/index.js';
-import { type EmbeddedCluster, startEmbeddedCluster } from './harness/cluster.js';
+import { type EmbeddedCluster, startEmbeddedCluster } from '../support/postgres-cluster.js';
 import { eventually } from './harness/database.js';
 import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
 

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { ComplexQueue } from '../src/core/queue/index.js';
-import { createTestDatabase, eventually, run, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { eventually, run } from './harness/database.js';
+import { useTestServer } from './harness/server.js';
 
 const { primaryUrl } = inject('databases');
 
@@ -79,45 +79,39 @@ describe('complex-query queue (logic)', () => {
 });
 
 describe('complex-query queue (against PostgreSQL)', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
   // Slow enough to overlap, complex by construction: window + join + sort without LIMIT.
   const slow = (ms: number, n: number) =>
     `SELECT g, pg_sleep(${ms / 1000}) IS NULL AS slept, rank() OVER (ORDER BY g DESC) AS r, ${n} AS n
      FROM generate_series(1, 1) g JOIN generate_series(1, 1) h ON h = g
      JOIN (SELECT DISTINCT x FROM generate_series(1, 1) x) d ON d.x = g ORDER BY r`;
 
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, null, 'pp_queue');
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
+  const server = useTestServer(
+    {
       DB_POOL_MIN: '0',
       DB_POOL_SIZE: '8',
       COMPLEX_QUEUE_CONCURRENCY: '2',
       COMPLEX_QUEUE_MAX: '3',
       COMPLEX_QUEUE_TIMEOUT_MS: '20000',
       ROUTE_COMPLEX_THRESHOLD: '40',
-    });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+    },
+    { prefix: 'pp_queue' },
+  );
 
   it('caps running complex statements, overflows with QUEUE_FULL and leaks no connection', async () => {
     const texts = Array.from({ length: 6 }, (_, i) => slow(1500, i));
     // Analysed up front, so all six reach the queue at once.
-    for (const text of texts) expect((await pp.poolpilot.analyzer.analyze(text)).route).toBe('COMPLEX');
-    const calls = texts.map((text) => pp.poolpilot.execute(text).catch((e) => e));
+    for (const text of texts)
+      expect((await server.pp.poolpilot.analyzer.analyze(text)).route).toBe('COMPLEX');
+    const calls = texts.map((text) => server.pp.poolpilot.execute(text).catch((e) => e));
     await eventually(async () => {
       const { rows } = await run(
         primaryUrl,
         "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep%' AND state = 'active' AND pid <> pg_backend_pid()",
-        [db.name],
+        [server.db.name],
       );
       return rows[0].n === 2;
     });
-    expect(pp.poolpilot.queue.state()).toMatchObject({ running: 2, depth: 3 });
+    expect(server.pp.poolpilot.queue.state()).toMatchObject({ running: 2, depth: 3 });
     const results = await Promise.all(calls);
     const refused = results.filter((r) => r instanceof Error);
     expect(refused).toHaveLength(1);
@@ -126,14 +120,14 @@ describe('complex-query queue (against PostgreSQL)', () => {
     expect(done).toHaveLength(5);
     expect(done.every((r: any) => r.queued)).toBe(true);
     expect(done.filter((r: any) => r.queueWaitMs > 500).length).toBeGreaterThanOrEqual(3);
-    expect(pp.poolpilot.queue.state()).toMatchObject({ running: 0, depth: 0, rejected: 1 });
-    const pool = pp.poolpilot.cluster.primary.pool.state();
+    expect(server.pp.poolpilot.queue.state()).toMatchObject({ running: 0, depth: 0, rejected: 1 });
+    const pool = server.pp.poolpilot.cluster.primary.pool.state();
     expect(pool.active).toBe(0);
     expect(pool.waiting).toBe(0);
   });
 
   it('times a waiter out with QUEUE_FULL naming the wait, and shows the queue in poolStats', async () => {
-    const { poolpilot } = pp;
+    const { poolpilot } = server.pp;
     const shortQueue = new ComplexQueue({ concurrency: 1, max: 5, timeoutMs: 300 });
     const g = gate();
     const hold = shortQueue.run(() => g.opened);
@@ -142,7 +136,7 @@ describe('complex-query queue (against PostgreSQL)', () => {
     await hold;
     expect(waited.code).toBe('QUEUE_FULL');
     expect(waited.message).toMatch(/waited \d+ ms/);
-    const res = await pp.gql<any>(
+    const res = await server.pp.gql<any>(
       '{ poolStats { queue { depth running capacity max timeoutMs rejected completed } } }',
     );
     expect(res.errors).toBeUndefined();

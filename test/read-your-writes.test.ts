@@ -1,49 +1,47 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, eventually, run, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { eventually, run } from './harness/database.js';
+import { startCore, useTestCore } from './harness/server.js';
 
-const { primaryUrl, replicaUrl } = inject('databases');
+const { replicaUrl } = inject('databases');
 
 describe('read-your-writes', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    if (!replicaUrl) throw new Error('read-your-writes needs a replica');
-    db = await createTestDatabase(primaryUrl, replicaUrl, 'pp_ryw');
-    await run(
-      db.url(primaryUrl),
-      `CREATE TABLE accounts (id int PRIMARY KEY, owner text);
-       CREATE TABLE other (id int PRIMARY KEY);
-       INSERT INTO other VALUES (1);`,
-    );
-    await eventually(
-      async () => (await run(db.url(replicaUrl), 'SELECT count(*)::int AS n FROM other')).rows[0].n === 1,
-    );
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_REPLICA_URLS: db.url(replicaUrl),
+  const server = useTestCore(
+    {
       DB_POOL_MIN: '1',
       DB_POOL_SIZE: '4',
       HEALTH_CHECK_INTERVAL_MS: '200',
       DB_REPLICA_MAX_LAG_MS: '60000',
       ROUTE_MEDIUM_THRESHOLD: '0', // every read is at least MEDIUM: replica-bound unless pinned
       READ_YOUR_WRITES_WINDOW_MS: '30000',
-    });
-    await eventually(() => pp.poolpilot.cluster.replicas[0]!.isUp);
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
+    },
+    {
+      replica: true,
+      prefix: 'pp_ryw',
+      seed: async ({ url, replicaUrl }) => {
+        await run(
+          url,
+          `CREATE TABLE accounts (id int PRIMARY KEY, owner text);
+       CREATE TABLE other (id int PRIMARY KEY);
+       INSERT INTO other VALUES (1);`,
+        );
+        await eventually(
+          async () => (await run(replicaUrl!, 'SELECT count(*)::int AS n FROM other')).rows[0].n === 1,
+        );
+      },
+    },
+  );
+  beforeAll(async () => {
+    if (!replicaUrl) throw new Error('read-your-writes needs a replica');
+    await eventually(() => server.poolpilot.cluster.replicas[0]!.isUp);
   });
 
   const read = (id: number) =>
-    pp.poolpilot.execute('SELECT id, owner, pg_is_in_recovery() AS standby FROM accounts WHERE id = $1', [
+    server.poolpilot.execute('SELECT id, owner, pg_is_in_recovery() AS standby FROM accounts WHERE id = $1', [
       id,
     ]);
 
   it('reads a row written a moment ago, from the primary, then returns to the replica once it replayed', async () => {
-    const written = await pp.poolpilot.execute("INSERT INTO accounts VALUES (1, 'ada') RETURNING id");
+    const written = await server.poolpilot.execute("INSERT INTO accounts VALUES (1, 'ada') RETURNING id");
     expect(written.target).toBe('primary');
     const now = await read(1);
     expect(now.rows).toEqual([{ id: 1, owner: 'ada', standby: false }]);
@@ -51,7 +49,7 @@ describe('read-your-writes', () => {
     expect(now.reason).toMatch(/read-your-writes: accounts was written/);
 
     // Other tables are not pinned.
-    const other = await pp.poolpilot.execute('SELECT id, pg_is_in_recovery() AS standby FROM other');
+    const other = await server.poolpilot.execute('SELECT id, pg_is_in_recovery() AS standby FROM other');
     expect(other.target).toBe('replica-1');
     expect(other.rows[0]).toMatchObject({ standby: true });
 
@@ -64,7 +62,7 @@ describe('read-your-writes', () => {
   });
 
   it('pins the tables a transaction wrote', async () => {
-    await pp.poolpilot.transaction([
+    await server.poolpilot.transaction([
       { sql: 'INSERT INTO accounts VALUES ($1, $2)', params: [2, 'grace'] },
       { sql: "UPDATE accounts SET owner = owner || '!' WHERE id = 2" },
     ]);
@@ -74,9 +72,9 @@ describe('read-your-writes', () => {
   });
 
   it('serves every read from the replica when the window is 0, so the test above is not an accident', async () => {
-    const off = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      DB_REPLICA_URLS: db.url(replicaUrl!),
+    const off = await startCore({
+      DATABASE_URL: server.url,
+      DB_REPLICA_URLS: server.db.url(replicaUrl!),
       DB_POOL_MIN: '0',
       ROUTE_MEDIUM_THRESHOLD: '0',
       DB_REPLICA_MAX_LAG_MS: '60000',

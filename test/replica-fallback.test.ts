@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedCluster, run, startEmbeddedCluster } from './harness/cluster.js';
+import { type EmbeddedCluster, run, startEmbeddedCluster } from '../support/postgres-cluster.js';
 import { eventually } from './harness/database.js';
 import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type EmbeddedCluster, startEmbeddedCluster } from './harness/cluster.js';
+import { type EmbeddedCluster, startEmbeddedCluster } from '../support/postgres-cluster.js';
 import { createTestDatabase, eventually, type TestDatabase } from './harness/database.js';
 import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
 

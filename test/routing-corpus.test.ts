@@ -66,7 +66,8 @@ const CORPUS: Case[] = [
   },
   { sql: `SELECT set_config('application_name', 'corpus', false) AS v, ${standby}`, where: 'primary' },
   { sql: `SELECT bump() AS b, ${standby}`, where: 'primary' },
-  { sql: "COPY scratch_c FROM '/dev/null'", where: 'primary' },
+  // Reading a server file needs pg_read_server_files, which the data role does not have: refused, on the primary.
+  { sql: "COPY scratch_c FROM '/dev/null'", where: 'primary', error: 'BAD_SQL' },
   { sql: 'CALL touch_notes()', where: 'primary' },
   { sql: 'DO $$ BEGIN PERFORM 1; END $$', where: 'primary' },
   { sql: 'LISTEN corpus_channel', where: 'primary' },

@@ -30,7 +30,7 @@ describe('one sampler per stream and interval', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase(primaryUrl);
-    await run(db.url(primaryUrl), 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await run(db.adminUrl(primaryUrl), 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     pp = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '1' });
   });
   afterAll(async () => {
@@ -62,7 +62,7 @@ describe('one sampler per stream and interval', () => {
 
       // The database agrees: calls track samples taken, not samples × subscribers.
       const calls = await eventually(async () => {
-        const n = await samplingCalls(db.url(primaryUrl));
+        const n = await samplingCalls(db.adminUrl(primaryUrl));
         return n >= 6 ? n : 0;
       });
       const takenNow = telemetry.samplers()[0]!.samplesTaken;
@@ -87,9 +87,9 @@ describe('one sampler per stream and interval', () => {
       await eventually(() => telemetry.samplers().length === 0);
 
       // Stopped: no more sampling queries.
-      const after = await samplingCalls(db.url(primaryUrl));
+      const after = await samplingCalls(db.adminUrl(primaryUrl));
       await new Promise((r) => setTimeout(r, 1_000));
-      expect(await samplingCalls(db.url(primaryUrl))).toBe(after);
+      expect(await samplingCalls(db.adminUrl(primaryUrl))).toBe(after);
     } finally {
       await client.dispose();
     }

@@ -24,8 +24,9 @@ describe('SIGTERM during running queries', () => {
   /** `npm start`'s entry point against the test database; its JSON log lines as they come. */
   async function start(extraEnv: Record<string, string> = {}) {
     const port = await freePort();
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: {
+        WIRE_PORT: '0', // several services may run at once here
         PATH: process.env.PATH,
         HOME: process.env.HOME,
         DATABASE_URL: db.url(primaryUrl),

@@ -6,6 +6,7 @@ import { createTestDatabase, eventually, type TestDatabase } from './harness/dat
 import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
 
 const { primaryUrl } = inject('databases');
+// Enough to fill the socket buffers quickly; above the default WS_MAX_SUBSCRIPTIONS, hence the setting below.
 const SUBSCRIPTIONS = 200;
 const QUERY = `subscription { poolUtilization(intervalMs: 250) {
   at seq intervalMs elapsedMs status
@@ -41,7 +42,11 @@ describe('a subscriber that stops reading', () => {
 
     beforeAll(async () => {
       db = await createTestDatabase(primaryUrl);
-      pp = await startPoolpilot({ DATABASE_URL: db.url(primaryUrl), DB_POOL_MIN: '1' });
+      pp = await startPoolpilot({
+        DATABASE_URL: db.url(primaryUrl),
+        DB_POOL_MIN: '1',
+        WS_MAX_SUBSCRIPTIONS: '200',
+      });
     });
     afterAll(async () => {
       socket?.terminate();

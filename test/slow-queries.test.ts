@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, eventually, run, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+import { describe, expect, inject, it } from 'vitest';
+import { eventually, run } from './harness/database.js';
+import { useTestServer } from './harness/server.js';
 
 const { primaryUrl } = inject('databases');
 const ADMIN = 'admin-token-slow-queries-0001';
@@ -14,30 +14,24 @@ const SLOW = `query($min: Float, $calls: Int, $order: SlowQueryOrder) {
 }`;
 
 describe('slowQueries', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, null, 'slowq');
-    await run(
-      db.url(primaryUrl),
-      `CREATE TABLE orders AS SELECT g AS id, g % 5000 AS customer_id, now() - g * interval '1 minute' AS created_at,
+  const server = useTestServer(
+    { API_TOKENS: `admin:${ADMIN},viewer:${VIEWER}` },
+    {
+      prefix: 'slowq',
+      seed: async ({ url }) => {
+        await run(
+          url,
+          `CREATE TABLE orders AS SELECT g AS id, g % 5000 AS customer_id, now() - g * interval '1 minute' AS created_at,
               md5(g::text) AS note FROM generate_series(1, 120000) g; ANALYZE orders`,
-    );
-    pp = await startPoolpilot({
-      DATABASE_URL: db.url(primaryUrl),
-      API_TOKENS: `admin:${ADMIN},viewer:${VIEWER}`,
-    });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+        );
+      },
+    },
+  );
 
   it("falls back to poolpilot's own observations, with a suggestion, when the extension is missing here", async () => {
     for (let i = 0; i < 5; i++)
-      await pp.poolpilot.execute('SELECT count(*) FROM orders WHERE customer_id = $1', [i]);
-    const res = await pp.gql<any>(SLOW, { min: 0, calls: 1 }, VIEWER);
+      await server.pp.poolpilot.execute('SELECT count(*) FROM orders WHERE customer_id = $1', [i]);
+    const res = await server.pp.gql<any>(SLOW, { min: 0, calls: 1 }, VIEWER);
     expect(res.errors).toBeUndefined();
     expect(res.data.queryStatistics).toMatchObject({
       source: 'OBSERVATIONS',
@@ -51,7 +45,7 @@ describe('slowQueries', () => {
   });
 
   it("reads pg_stat_statements for this database only, leaving poolpilot's own statements out", async () => {
-    const list = await pp.gql<any>(
+    const list = await server.pp.gql<any>(
       '{ optimizations(kind: ENABLE_PG_STAT_STATEMENTS) { id statements risk } }',
       {},
       ADMIN,
@@ -60,21 +54,20 @@ describe('slowQueries', () => {
       statements: ['CREATE EXTENSION IF NOT EXISTS pg_stat_statements'],
       risk: 'LOW',
     });
-    const applied = await pp.gql<any>(
+    const applied = await server.pp.gql<any>(
       'mutation($id: ID!) { applyOptimization(id: $id) { outcome executed } }',
       { id: list.data.optimizations[0].id },
       ADMIN,
     );
     expect(applied.errors).toBeUndefined();
     expect(applied.data.applyOptimization).toMatchObject({ outcome: 'APPLIED' });
-    await pp.gql('mutation { resetQueryStatistics { sources } }', {}, ADMIN);
-    for (let i = 0; i < 12; i++)
-      await run(db.url(primaryUrl), 'SELECT * FROM orders WHERE customer_id = $1', [i]);
+    await server.pp.gql('mutation { resetQueryStatistics { sources } }', {}, ADMIN);
+    for (let i = 0; i < 12; i++) await run(server.url, 'SELECT * FROM orders WHERE customer_id = $1', [i]);
     // Another database's statements never show up here.
     await run(primaryUrl, 'SELECT count(*) FROM pg_class WHERE relname = $1', ['orders']);
 
     const res = await eventually(async () => {
-      const r = await pp.gql<any>(SLOW, { min: 0, calls: 10, order: 'CALLS' }, VIEWER);
+      const r = await server.pp.gql<any>(SLOW, { min: 0, calls: 10, order: 'CALLS' }, VIEWER);
       return r.data?.slowQueries?.length ? r : null;
     });
     expect(res.data.queryStatistics.source).toBe('PG_STAT_STATEMENTS');
@@ -88,17 +81,17 @@ describe('slowQueries', () => {
     expect(res.data.slowQueries.some((x: any) => x.query.includes('pg_class WHERE relname'))).toBe(false);
 
     // The configured thresholds (100 calls, 20 ms by default) hide it.
-    const strict = await pp.gql<any>(SLOW, {}, VIEWER);
+    const strict = await server.pp.gql<any>(SLOW, {}, VIEWER);
     expect(strict.data.queryStatistics).toMatchObject({ minCalls: 100, minMeanMs: 20 });
     expect(strict.data.slowQueries.some((x: any) => x.id === q.id)).toBe(false);
   });
 
   it('resets statistics for admins only', async () => {
-    const denied = await pp.gql<any>('mutation { resetQueryStatistics { sources } }', {}, VIEWER);
+    const denied = await server.pp.gql<any>('mutation { resetQueryStatistics { sources } }', {}, VIEWER);
     expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const ok = await pp.gql<any>('mutation { resetQueryStatistics { sources resetAt } }', {}, ADMIN);
+    const ok = await server.pp.gql<any>('mutation { resetQueryStatistics { sources resetAt } }', {}, ADMIN);
     expect(ok.data.resetQueryStatistics.sources).toEqual(['PG_STAT_STATEMENTS', 'OBSERVATIONS']);
-    const after = await pp.gql<any>(SLOW, { min: 0, calls: 2 }, VIEWER);
+    const after = await server.pp.gql<any>(SLOW, { min: 0, calls: 2 }, VIEWER);
     expect(after.data.slowQueries.some((x: any) => /FROM orders WHERE customer_id/.test(x.query))).toBe(
       false,
     );

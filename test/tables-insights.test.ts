@@ -1,8 +1,6 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, eventually, run, type TestDatabase } from './harness/database.js';
-import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
-
-const { primaryUrl } = inject('databases');
+import { describe, expect, it } from 'vitest';
+import { eventually, run } from './harness/database.js';
+import { useTestServer } from './harness/server.js';
 
 const TABLES = `{
   tables(limit: 5) {
@@ -12,33 +10,29 @@ const TABLES = `{
 }`;
 
 describe('tables', () => {
-  let pp: RunningPoolpilot;
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(primaryUrl, null, 'tables');
-    const url = db.url(primaryUrl);
-    // An append-only log with a time column, and a smaller table that is updated all the time.
-    await run(
-      url,
-      `CREATE TABLE page_views (id bigint, path text, viewed_at timestamptz);
+  const server = useTestServer(
+    { PARTITION_MIN_ROWS: '100000' },
+    {
+      prefix: 'tables',
+      seed: async ({ url }) => {
+        // An append-only log with a time column, and a smaller table that is updated all the time.
+        await run(
+          url,
+          `CREATE TABLE page_views (id bigint, path text, viewed_at timestamptz);
        INSERT INTO page_views SELECT g, '/p/' || (g % 300), now() - g * interval '1 second' FROM generate_series(1, 130000) g;
        CREATE TABLE counters (id int PRIMARY KEY, n int, updated_at timestamptz);
        INSERT INTO counters SELECT g, 0, now() FROM generate_series(1, 110000) g;`,
-    );
-    await run(url, 'UPDATE counters SET n = n + 1, updated_at = now() WHERE id <= 60000');
-    await run(url, 'ANALYZE page_views; ANALYZE counters');
-    await run(url, 'SELECT count(*) FROM page_views WHERE path = $1', ['/p/1']);
-    pp = await startPoolpilot({ DATABASE_URL: url, PARTITION_MIN_ROWS: '100000' });
-  });
-  afterAll(async () => {
-    await pp?.close();
-    await db?.drop();
-  });
+        );
+        await run(url, 'UPDATE counters SET n = n + 1, updated_at = now() WHERE id <= 60000');
+        await run(url, 'ANALYZE page_views; ANALYZE counters');
+        await run(url, 'SELECT count(*) FROM page_views WHERE path = $1', ['/p/1']);
+      },
+    },
+  );
 
   it('lists the largest tables with sizes, scans and maintenance, and advises partitioning an append-mostly one', async () => {
     const tables = await eventually(async () => {
-      const res = await pp.gql<any>(TABLES);
+      const res = await server.pp.gql<any>(TABLES);
       const t = res.data?.tables;
       return t?.find((x: any) => x.name === 'counters')?.updated >= 60000 &&
         t.find((x: any) => x.name === 'page_views')?.seqScans >= 1

@@ -1,6 +1,6 @@
 import { createHash, pbkdf2Sync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/index.js';
+import { describeConfig, loadConfig } from '../src/config/index.js';
 import { PoolpilotError } from '../src/core/errors.js';
 import {
   backendKeyData,
@@ -12,10 +12,16 @@ import {
   FrameError,
   FrameReader,
   formatVerifier,
+  isLoopbackAddress,
   negotiateProtocolVersion,
   parameterStatus,
   parseStartupPacket,
   parseVerifier,
+  readBind,
+  readExecute,
+  readParse,
+  readQuery,
+  readTarget,
   rowDescription,
   ScramExchange,
   ScramProtocolError,
@@ -286,6 +292,40 @@ describe('SCRAM-SHA-256', () => {
   });
 });
 
+describe('frontend field readers', () => {
+  it('read Query, Parse, Bind, Describe/Close and Execute bodies', () => {
+    expect(readQuery(Buffer.from('SELECT 1\0'))).toBe('SELECT 1');
+    const types = Buffer.alloc(10);
+    types.writeInt16BE(2, 0);
+    types.writeUInt32BE(23, 2);
+    types.writeUInt32BE(25, 6);
+    expect(readParse(Buffer.concat([Buffer.from('s1\0SELECT $1, $2\0'), types]))).toEqual({
+      statement: 's1',
+      query: 'SELECT $1, $2',
+      paramTypes: [23, 25],
+    });
+    expect(readBind(Buffer.from('p\0s1\0\0\0\0\0\0\0'))).toEqual({ portal: 'p', statement: 's1' });
+    expect(readTarget(Buffer.from('Sname\0'))).toEqual({ kind: 'S', name: 'name' });
+    const exec = Buffer.from('\0\0\0\0\x0a', 'latin1');
+    expect(readExecute(exec)).toEqual({ portal: '', maxRows: 10 });
+  });
+
+  it('refuse bodies that end early', () => {
+    expect(() => readQuery(Buffer.from('SELECT 1'))).toThrow(FrameError);
+    expect(() => readParse(Buffer.from('\0SELECT 1\0\0\x05'))).toThrow(/parameter/);
+    expect(() => readTarget(Buffer.from('Xname\0'))).toThrow(/S or P/);
+    expect(() => readExecute(Buffer.from('\0\0'))).toThrow(/row limit/);
+  });
+
+  it('tell loopback peers from others', () => {
+    for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1'])
+      expect(isLoopbackAddress(a)).toBe(true);
+    for (const a of ['10.0.0.1', '::ffff:10.0.0.1', '192.168.1.1', 'fe80::1', '', undefined]) {
+      expect(isLoopbackAddress(a)).toBe(false);
+    }
+  });
+});
+
 describe('WIRE_* configuration', () => {
   const verifierText = formatVerifier(createVerifier('pw', { iterations: 16 }));
 
@@ -303,6 +343,9 @@ describe('WIRE_* configuration', () => {
     expect(wire.users.map((u) => u.name)).toEqual(['app', 'ops']);
     expect(wire.adminUsers).toEqual(['ops']);
     expect(wire.host).toBe('0.0.0.0');
+    const described = JSON.stringify(describeConfig(loadConfig({ WIRE_USERS: `app:${verifierText}` })));
+    expect(described).toContain('"wire":{"port":6432');
+    expect(described).not.toContain(verifierText.split('$')[2]!.split(':')[0]!);
   });
 
   it.each([

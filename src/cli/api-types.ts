@@ -168,7 +168,7 @@ export interface TableView {
 
 export interface SettingsView {
   server: { memoryMb: number | null; cpus: number | null; source: string };
-  poolSize: { min: number; max: number; default: number; cpus: number } | null;
+  poolSize: { min: number; max: number; default: number; cpus: number; row?: string } | null;
   settings: {
     name: string;
     current: string;

@@ -20,6 +20,10 @@ export interface RootFields {
   subscription: Set<string>;
 }
 
+/** Said whenever the server cannot be reached: where the CLI looks, and how to point it elsewhere. */
+export const WHERE_HINT =
+  'Start it with `npx poolpilot start` (or `npm start`), or point the CLI at another server with --url URL or POOLPILOT_URL=URL (default http://127.0.0.1:3338).';
+
 const CODE_EXIT: Record<string, ExitCode> = {
   UNAUTHENTICATED: ExitCode.Unauthorized,
   FORBIDDEN: ExitCode.Unauthorized,
@@ -53,7 +57,10 @@ export async function request<T>(
     });
   } catch (error) {
     const cause = causeOf(error);
-    throw new CliError(ExitCode.Unreachable, `cannot reach poolpilot at ${conn.url} (${cause})`);
+    throw new CliError(
+      ExitCode.Unreachable,
+      `cannot reach poolpilot at ${conn.url} (${cause}). ${WHERE_HINT}`,
+    );
   }
   let body: { data?: T; errors?: GraphQLErrorBody[] };
   try {
@@ -61,7 +68,7 @@ export async function request<T>(
   } catch {
     throw new CliError(
       ExitCode.Unreachable,
-      `${conn.url} answered HTTP ${res.status} without GraphQL JSON: is it poolpilot?`,
+      `${conn.url} answered HTTP ${res.status} without GraphQL JSON: is it poolpilot? ${WHERE_HINT}`,
     );
   }
   const error = body.errors?.[0];
@@ -176,8 +183,11 @@ export function toCliError(error: unknown): CliError {
   if (e.code === 4401 || e.code === 4403)
     return new CliError(ExitCode.Unauthorized, `WebSocket closed: ${e.reason || 'unauthorized'}`);
   if (typeof e.code === 'number')
-    return new CliError(ExitCode.Unreachable, `WebSocket closed (${e.code} ${e.reason ?? ''})`.trim());
-  return new CliError(ExitCode.Unreachable, e.message ?? String(error));
+    return new CliError(
+      ExitCode.Unreachable,
+      `WebSocket closed (${`${e.code} ${e.reason ?? ''}`.trim()}). ${WHERE_HINT}`,
+    );
+  return new CliError(ExitCode.Unreachable, `${e.message ?? String(error)}. ${WHERE_HINT}`);
 }
 
 interface TypeRef {

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '../core/poolpilot.js';
 import { registerAnalyze } from './commands/analyze.js';
+import { registerDemo } from './commands/demo.js';
 import { registerHashPassword } from './commands/hash-password.js';
 import { registerTest } from './commands/load-test.js';
 import { registerMonitor } from './commands/monitor.js';
@@ -43,6 +44,7 @@ Exit codes:
   registerReport(program);
   registerMonitor(program);
   registerHashPassword(program);
+  registerDemo(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

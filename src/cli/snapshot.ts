@@ -42,7 +42,7 @@ export const SLOW_QUERIES = `query($limit: Int) { slowQueries(limit: $limit) { q
 export const OPTIMIZATIONS = `{ optimizations { id kind title rationale risk applicable requiresRestart } }`;
 export const TABLES = `query($limit: Int) { tables(limit: $limit) { schema name liveRows deadRows totalBytes seqScans
   indexScans lastAnalyze lastVacuum partitioned } }`;
-export const SETTINGS = `{ settings { server { memoryMb cpus source } poolSize { min max default cpus }
+export const SETTINGS = `{ settings { server { memoryMb cpus source } poolSize { min max default cpus row }
   settings { name current recommended needsChange requiresRestart reason } } }`;
 
 export interface Snapshot {

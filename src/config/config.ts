@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { TargetEndpoint } from '../core/pool/index.js';
+import type {
+  CoreSettings,
+  DatabaseConnection,
+  TargetConnections,
+  TargetEndpoint,
+} from '../shared/settings.js';
 import { parseVerifier } from '../wire/scram-verifier.js';
 
 /**
@@ -8,78 +13,32 @@ import { parseVerifier } from '../wire/scram-verifier.js';
  * Nothing below `src/config` reads `process.env`.
  */
 
+export type { DatabaseConnection, TargetConnections };
+
 export type Role = 'viewer' | 'operator' | 'admin';
 export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
-
-export interface DatabaseConnection {
-  /** What pg connects with; may contain the password. Never log it. */
-  connectionString: string;
-  endpoint: TargetEndpoint;
-}
 
 export interface ApiToken {
   role: Role;
   token: string;
 }
 
-export interface Config {
+export interface Config extends CoreSettings {
   /** null: no database configured, so the embedded PostgreSQL is started. */
   primary: DatabaseConnection | null;
+  /**
+   * ADMIN_DATABASE_URL: the role poolpilot's control plane connects as (on the primary, and with
+   * the same user and password on every replica); null means the same as each data connection.
+   */
+  admin: DatabaseConnection | null;
   replicas: DatabaseConnection[];
-  pool: {
-    max: number;
-    min: number;
-    idleTimeoutMs: number;
-    connectionTimeoutMs: number;
-    statementTimeoutMs: number;
-  };
-  replicaMaxLagMs: number;
-  healthCheckIntervalMs: number;
-  queue: { concurrency: number; max: number; timeoutMs: number };
-  analyzer: {
-    /** Analyses kept (LRU), per cache level. */
-    cacheSize: number;
-    /** An analysis is re-checked (parse + EXPLAIN) after this long, so plans follow data growth. */
-    cacheTtlMs: number;
-    /** statement_timeout for the EXPLAIN the analyzer runs. */
-    planTimeoutMs: number;
-    /** A relation with at least this many rows is "large": scanning it sequentially costs points. */
-    largeTableRows: number;
-    /** Functions known not to write or lock, on top of the built-in list. */
-    readOnlyFunctions: string[];
-  };
-  routing: {
-    /** complexity >= this: MEDIUM (a replica). */
-    mediumThreshold: number;
-    /** complexity >= this: COMPLEX (the queue). */
-    complexThreshold: number;
-    /** After a write, reads of its tables stay on the primary until a replica replayed it, at most this long. */
-    readYourWritesWindowMs: number;
-  };
-  execute: {
-    /** Largest SQL text accepted by analyzeQuery/executeQuery, in bytes. */
-    maxSqlBytes: number;
-    /** Row cap of executeQuery (a smaller one may be asked per call). */
-    maxRows: number;
-    /** Byte cap of one result's row data: rows past it are dropped and the result is truncated. */
-    maxBytes: number;
-  };
-  insights: {
-    /** A statement counts as slow with at least this many calls (PgHero: 100)... */
-    slowQueryMinCalls: number;
-    /** ...and at least this mean time (PgHero: 20 ms). */
-    slowQueryMinMeanMs: number;
-    /** Sessions idle in a transaction longer than this are suggested for termination (the guide: 30 min). */
-    idleInTransactionLimitMs: number;
-    /** Tables with fewer live rows are never partition candidates. */
-    partitionMinRows: number;
-  };
-  dbContainer: string | null;
-  serverMemoryMb: number | null;
-  serverCpus: number | null;
   port: number;
   host: string;
   tokens: ApiToken[];
+  /** Origins (scheme://host[:port]) whose pages may call the API cross-origin (CORS_ORIGINS); none by default. */
+  corsOrigins: string[];
+  /** Operations (subscriptions included) one WebSocket connection may have open at once. */
+  wsMaxSubscriptions: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Statements slower than this are logged (warn) with their target; 0 turns it off. */
   logSlowStatementMs: number;
@@ -132,6 +91,7 @@ export const DEFAULTS = {
   DB_USER: 'postgres',
   DB_POOL_SIZE: 20,
   DB_POOL_MIN: 5,
+  ADMIN_POOL_SIZE: 3,
   DB_IDLE_TIMEOUT: 30_000,
   DB_CONN_TIMEOUT: 10_000,
   DB_STATEMENT_TIMEOUT: 30_000,
@@ -156,6 +116,8 @@ export const DEFAULTS = {
   IDLE_IN_TRANSACTION_LIMIT_MS: 1_800_000,
   PARTITION_MIN_ROWS: 10_000_000,
   PORT: 3338,
+  CORS_ORIGINS: '',
+  WS_MAX_SUBSCRIPTIONS: 100,
   HOST: '127.0.0.1',
   LOG_LEVEL: 'info',
   LOG_SLOW_STATEMENT_MS: 1_000,
@@ -182,6 +144,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   };
 
   const primary = parsePrimary(env, problems, int);
+  const admin = parseAdmin(env, primary, problems);
   const replicas = (env.DB_REPLICA_URLS ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -214,6 +177,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     );
   }
 
+  const corsOrigins = parseOrigins(env.CORS_ORIGINS ?? DEFAULTS.CORS_ORIGINS, problems);
+
   const mediumThreshold = int('ROUTE_MEDIUM_THRESHOLD', DEFAULTS.ROUTE_MEDIUM_THRESHOLD, 0, 100)!;
   const complexThreshold = int('ROUTE_COMPLEX_THRESHOLD', DEFAULTS.ROUTE_COMPLEX_THRESHOLD, 0, 101)!;
   if (complexThreshold < mediumThreshold) {
@@ -244,6 +209,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 
   const config: Config = {
     primary,
+    admin,
     replicas,
     pool: {
       max,
@@ -252,6 +218,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       connectionTimeoutMs: int('DB_CONN_TIMEOUT', DEFAULTS.DB_CONN_TIMEOUT, 100, 600_000)!,
       statementTimeoutMs: int('DB_STATEMENT_TIMEOUT', DEFAULTS.DB_STATEMENT_TIMEOUT, 1, 86_400_000)!,
     },
+    adminPool: { max: int('ADMIN_POOL_SIZE', DEFAULTS.ADMIN_POOL_SIZE, 1, 100)!, min: 0 },
     replicaMaxLagMs: int('DB_REPLICA_MAX_LAG_MS', DEFAULTS.DB_REPLICA_MAX_LAG_MS, 0, 86_400_000)!,
     healthCheckIntervalMs: int(
       'HEALTH_CHECK_INTERVAL_MS',
@@ -303,6 +270,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     port,
     host,
     tokens,
+    corsOrigins,
+    wsMaxSubscriptions: int('WS_MAX_SUBSCRIPTIONS', DEFAULTS.WS_MAX_SUBSCRIPTIONS, 1, 10_000)!,
     logLevel: logLevel as Config['logLevel'],
     logSlowStatementMs: int('LOG_SLOW_STATEMENT_MS', DEFAULTS.LOG_SLOW_STATEMENT_MS, 0, 86_400_000)!,
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', DEFAULTS.SHUTDOWN_GRACE_MS, 0, 3_600_000)!,
@@ -440,6 +409,85 @@ function parsePrimary(env: Env, problems: string[], int: IntReader): DatabaseCon
   return { connectionString: url.toString(), endpoint };
 }
 
+function parseAdmin(
+  env: Env,
+  primary: DatabaseConnection | null,
+  problems: string[],
+): DatabaseConnection | null {
+  const raw = env.ADMIN_DATABASE_URL?.trim();
+  if (!raw) return null;
+  const parsed = parseUrl(raw);
+  if (!parsed) {
+    problems.push(
+      `ADMIN_DATABASE_URL=${JSON.stringify(maskUrl(raw))} is not accepted: expected postgres://user:password@host:port/database`,
+    );
+    return null;
+  }
+  if (!primary) {
+    problems.push(
+      'ADMIN_DATABASE_URL is not accepted without DATABASE_URL (or DB_HOST): the embedded PostgreSQL makes its own roles',
+    );
+    return null;
+  }
+  // Insights and optimizations read the database callers use: the same one, through another role.
+  if (parsed.endpoint.database !== primary.endpoint.database) {
+    problems.push(
+      `ADMIN_DATABASE_URL is not accepted: its database ${JSON.stringify(parsed.endpoint.database)} must be the one DATABASE_URL names (${JSON.stringify(primary.endpoint.database)})`,
+    );
+    return null;
+  }
+  return parsed;
+}
+
+/**
+ * A replica's data connection paired with its control-plane one: `admin`'s user and password on
+ * the replica's host, port and database, so one ADMIN_DATABASE_URL serves every server (roles are
+ * cluster-wide and replicated). Without `admin`, both are the same connection.
+ */
+export function withAdmin(data: DatabaseConnection, admin: DatabaseConnection | null): TargetConnections {
+  if (!admin) return { data, admin: data };
+  const url = new URL(data.connectionString);
+  const credentials = new URL(admin.connectionString);
+  url.username = credentials.username;
+  url.password = credentials.password;
+  return {
+    data,
+    admin: {
+      connectionString: url.toString(),
+      endpoint: { ...data.endpoint, user: admin.endpoint.user },
+    },
+  };
+}
+
+/** The part of the configuration the core runs on (no ports, tokens or logging). */
+export function coreSettings(config: Readonly<Config>): CoreSettings {
+  return {
+    pool: config.pool,
+    adminPool: config.adminPool,
+    replicaMaxLagMs: config.replicaMaxLagMs,
+    healthCheckIntervalMs: config.healthCheckIntervalMs,
+    queue: config.queue,
+    analyzer: config.analyzer,
+    routing: config.routing,
+    execute: config.execute,
+    insights: config.insights,
+    dbContainer: config.dbContainer,
+    serverMemoryMb: config.serverMemoryMb,
+    serverCpus: config.serverCpus,
+  };
+}
+
+/** The configured servers with both of their connections; the primary is null when embedded. */
+export function databaseTargets(config: Readonly<Config>): {
+  primary: TargetConnections | null;
+  replicas: TargetConnections[];
+} {
+  return {
+    primary: config.primary ? { data: config.primary, admin: config.admin ?? config.primary } : null,
+    replicas: config.replicas.map((r) => withAdmin(r, config.admin)),
+  };
+}
+
 export function parseUrl(raw: string): DatabaseConnection | null {
   let url: URL;
   try {
@@ -489,6 +537,41 @@ function parseTokens(raw: string | undefined, problems: string[]): ApiToken[] {
     }
   });
   return tokens;
+}
+
+/**
+ * CORS_ORIGINS: exact origins, as a browser sends them in `Origin`. No wildcard: with no tokens
+ * configured every caller is admin, so `*` would let any page on the web run SQL.
+ */
+function parseOrigins(raw: string, problems: string[]): string[] {
+  const origins: string[] = [];
+  for (const entry of raw.split(',').map((s) => s.trim())) {
+    if (!entry) continue;
+    let url: URL | null = null;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = null;
+    }
+    const bare =
+      url !== null &&
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      !url.username &&
+      !url.password &&
+      url.pathname === '/' &&
+      !url.search &&
+      !url.hash &&
+      !entry.includes('*');
+    if (!url || !bare) {
+      problems.push(
+        `CORS_ORIGINS entry ${JSON.stringify(entry)} is not accepted: expected origins such as https://app.example.com ` +
+          'or http://localhost:5173 (scheme, host and optional port; no path, no wildcard), comma-separated',
+      );
+      continue;
+    }
+    if (!origins.includes(url.origin)) origins.push(url.origin);
+  }
+  return origins;
 }
 
 export function isLoopback(host: string): boolean {

@@ -4,9 +4,11 @@ import type { Config } from './config.js';
 export function describeConfig(config: Readonly<Config>) {
   return {
     primary: config.primary ? config.primary.endpoint : null,
+    admin: config.admin ? config.admin.endpoint : null,
     replicas: config.replicas.map((r) => r.endpoint),
     embedded: config.primary === null,
     pool: { ...config.pool },
+    adminPool: { ...config.adminPool },
     replicaMaxLagMs: config.replicaMaxLagMs,
     healthCheckIntervalMs: config.healthCheckIntervalMs,
     queue: { ...config.queue },
@@ -20,6 +22,8 @@ export function describeConfig(config: Readonly<Config>) {
     host: config.host,
     port: config.port,
     authEnabled: config.tokens.length > 0,
+    corsOrigins: [...config.corsOrigins],
+    wsMaxSubscriptions: config.wsMaxSubscriptions,
     tokensByRole: {
       viewer: config.tokens.filter((t) => t.role === 'viewer').length,
       operator: config.tokens.filter((t) => t.role === 'operator').length,
@@ -28,6 +32,15 @@ export function describeConfig(config: Readonly<Config>) {
     logLevel: config.logLevel,
     logSlowStatementMs: config.logSlowStatementMs,
     shutdownGraceMs: config.shutdownGraceMs,
+    // Verifiers are secrets: only how many users there are.
+    wire: {
+      port: config.wire.port,
+      host: config.wire.host,
+      users: config.wire.users.length,
+      adminUsers: [...config.wire.adminUsers],
+      statsUsers: [...config.wire.statsUsers],
+      maxClients: config.wire.maxClients,
+    },
   };
 }
 

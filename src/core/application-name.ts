@@ -5,9 +5,15 @@
  */
 export const APPLICATION_NAME = 'poolpilot';
 export const HEALTH_APPLICATION_NAME = `${APPLICATION_NAME}-health`;
+/** The control-plane pool (insights, optimizer, telemetry, audit): never counted as the data pool. */
+export const ADMIN_APPLICATION_NAME = `${APPLICATION_NAME}-admin`;
 
 /** Every application_name poolpilot itself connects with. */
-export const OWN_APPLICATIONS: readonly string[] = [APPLICATION_NAME, HEALTH_APPLICATION_NAME];
+export const OWN_APPLICATIONS: readonly string[] = [
+  APPLICATION_NAME,
+  HEALTH_APPLICATION_NAME,
+  ADMIN_APPLICATION_NAME,
+];
 
 /**
  * Leads every statement poolpilot sends of its own (planning, insights, health): pg_stat_statements

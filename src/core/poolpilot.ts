@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
-import type { Config, DatabaseConnection } from '../config/index.js';
+import type { CoreSettings, TargetConnections } from '../shared/settings.js';
 import { Analyzer } from './analyzer/index.js';
-import { APPLICATION_NAME } from './application-name.js';
+import { ADMIN_APPLICATION_NAME, APPLICATION_NAME } from './application-name.js';
 import { Audit } from './audit/index.js';
+import { ClientRegistry } from './clients/index.js';
 import { Insights, QueryObservations } from './insights/index.js';
 import type { Logger } from './logger.js';
 import { Optimizer } from './optimizer/index.js';
 import { Cluster, type ClusterState, type TargetSpec } from './pool/index.js';
+import { DATA_ROLE_ATTRIBUTES } from './pool/sql.js';
 import { ComplexQueue } from './queue/index.js';
 import { ReadYourWrites, Router, WalPosition } from './router/index.js';
 import {
@@ -27,10 +29,11 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 export const SERVICE_NAME = APPLICATION_NAME;
 export const VERSION: string = pkg.version;
 
-export interface PoolpilotOptions {
-  config: Readonly<Config>;
+/** What the core needs: its settings and the servers, each with its data and admin connection. */
+export interface PoolpilotOptions extends CoreSettings {
   /** The primary to pool against: the configured one, or the embedded one started for it. */
-  primary: DatabaseConnection;
+  primary: TargetConnections;
+  replicas: TargetConnections[];
   embedded: boolean;
   log: Logger;
 }
@@ -49,12 +52,14 @@ export interface ServiceInfo {
  * the CLI and a future wire-protocol listener all hold one of these.
  */
 export class Poolpilot {
-  readonly config: Readonly<Config>;
+  readonly options: Readonly<PoolpilotOptions>;
   readonly cluster: Cluster;
   readonly telemetry: Telemetry;
   readonly analyzer: Analyzer;
   readonly router: Router;
   readonly queue: ComplexQueue;
+  /** Clients connected through the wire front, and the traffic per target. */
+  readonly clients = new ClientRegistry();
   /** What every session shares: the pools, analyzer, router and queue, and the caps. */
   readonly #sessions: SessionDeps;
   readonly #executed = new Set<(result: ExecuteResult, sql: string) => void>();
@@ -69,24 +74,27 @@ export class Poolpilot {
   readonly startedAt = new Date();
 
   constructor(options: PoolpilotOptions) {
-    this.config = options.config;
+    this.options = options;
     this.log = options.log;
     this.embedded = options.embedded;
-    const { pool } = options.config;
-    const spec = (name: string, role: TargetSpec['role'], db: DatabaseConnection): TargetSpec => ({
+    const { pool, adminPool } = options;
+    const spec = (name: string, role: TargetSpec['role'], db: TargetConnections): TargetSpec => ({
       name,
       role,
-      connection: { connectionString: db.connectionString },
-      endpoint: db.endpoint,
+      connection: { connectionString: db.data.connectionString },
+      endpoint: db.data.endpoint,
+      admin: { connectionString: db.admin.connectionString },
+      adminEndpoint: db.admin.endpoint,
     });
     this.cluster = new Cluster(
       spec('primary', 'primary', options.primary),
-      options.config.replicas.map((r, i) => spec(`replica-${i + 1}`, 'replica', r)),
+      options.replicas.map((r, i) => spec(`replica-${i + 1}`, 'replica', r)),
       {
         pool: { ...pool, applicationName: SERVICE_NAME },
+        adminPool: { ...pool, ...adminPool, applicationName: ADMIN_APPLICATION_NAME },
         health: {
-          intervalMs: options.config.healthCheckIntervalMs,
-          initialBackoffMs: Math.min(250, options.config.healthCheckIntervalMs),
+          intervalMs: options.healthCheckIntervalMs,
+          initialBackoffMs: Math.min(250, options.healthCheckIntervalMs),
           maxBackoffMs: 30_000,
           connectionTimeoutMs: pool.connectionTimeoutMs,
         },
@@ -96,12 +104,13 @@ export class Poolpilot {
     this.telemetry = new Telemetry({
       cluster: this.cluster,
       applicationName: SERVICE_NAME,
-      dbContainer: options.config.dbContainer,
+      dbContainer: options.dbContainer,
       // Read at sample time: the queue is created further down.
       queueState: () => this.queue.state(),
+      clientState: () => this.clients.summary(),
       log: options.log.child({ component: 'telemetry' }),
     });
-    const { analyzer, routing, execute, queue } = options.config;
+    const { analyzer, routing, execute, queue } = options;
     this.analyzer = new Analyzer(
       {
         ...analyzer,
@@ -113,7 +122,7 @@ export class Poolpilot {
       options.log.child({ component: 'analyzer' }),
     );
     const freshness = new ReadYourWrites(routing.readYourWritesWindowMs);
-    this.router = new Router(this.cluster, { replicaMaxLagMs: options.config.replicaMaxLagMs }, freshness);
+    this.router = new Router(this.cluster, { replicaMaxLagMs: options.replicaMaxLagMs }, freshness);
     this.queue = new ComplexQueue(queue);
     this.#sessions = {
       cluster: this.cluster,
@@ -141,14 +150,14 @@ export class Poolpilot {
         },
       });
     }
-    const { insights } = options.config;
+    const { insights } = options;
     this.insights = new Insights(this.cluster, this.observations, {
       minCalls: insights.slowQueryMinCalls,
       minMeanMs: insights.slowQueryMinMeanMs,
       partitionMinRows: insights.partitionMinRows,
       idleInTransactionLimitMs: insights.idleInTransactionLimitMs,
-      serverMemoryMb: options.config.serverMemoryMb,
-      serverCpus: options.config.serverCpus,
+      serverMemoryMb: options.serverMemoryMb,
+      serverCpus: options.serverCpus,
     });
     this.audit = new Audit(this.cluster, options.log);
     this.optimizer = new Optimizer(this.cluster, this.insights, this.audit.trail, {
@@ -160,6 +169,31 @@ export class Poolpilot {
     await this.analyzer.start();
     await this.cluster.start();
     await this.audit.start();
+    await this.#checkRoles();
+  }
+
+  /** Says so when callers' statements would run with more than they should. */
+  async #checkRoles(): Promise<void> {
+    const { endpoint, adminEndpoint } = this.cluster.primary.spec;
+    if (!this.cluster.primary.isUp) return;
+    try {
+      const { rows } = await this.cluster.primary.admin.query(DATA_ROLE_ATTRIBUTES, [endpoint.user]);
+      const role = rows[0] as { rolsuper: boolean; rolcreaterole: boolean } | undefined;
+      if (role?.rolsuper || role?.rolcreaterole) {
+        this.log.warn(
+          { dataRole: endpoint.user, superuser: role.rolsuper, createRole: role.rolcreaterole },
+          `callers' statements run as ${endpoint.user}, which can change the server, roles and poolpilot's own schema: connect DATABASE_URL as a role without SUPERUSER or CREATEROLE (see Roles in the README)`,
+        );
+      }
+    } catch (error) {
+      this.log.debug({ err: error }, 'could not read the data role attributes');
+    }
+    if (adminEndpoint.user === endpoint.user) {
+      this.log.info(
+        { role: endpoint.user },
+        'one role for callers and the control plane: set ADMIN_DATABASE_URL to keep callers away from the audit trail',
+      );
+    }
   }
 
   info(): ServiceInfo {

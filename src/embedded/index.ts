@@ -1,4 +1,11 @@
-export { type EmbeddedDatabase, type EmbeddedOptions, startEmbeddedDatabase } from './embedded-database.js';
+export { DEMO_ROWS, type DemoTable, seedDemoData } from './demo-data.js';
+export {
+  APP_DATABASE,
+  DATA_ROLE,
+  type EmbeddedDatabase,
+  type EmbeddedOptions,
+  startEmbeddedDatabase,
+} from './embedded-database.js';
 export { freePort } from './free-port.js';
 export {
   type OsUser,

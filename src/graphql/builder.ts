@@ -1,6 +1,6 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { DateTimeResolver, JSONResolver, SafeIntResolver } from 'graphql-scalars';
 import type { Role } from '../config/index.js';
 import { ErrorCode, PoolpilotError } from '../core/index.js';
 import type { Context } from './context.js';
@@ -17,6 +17,7 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     JSON: { Input: unknown; Output: unknown };
     DateTime: { Input: Date; Output: Date | string };
+    SafeInt: { Input: number; Output: number };
   };
   DefaultFieldNullability: false;
 }>({
@@ -44,7 +45,25 @@ export const builder = new SchemaBuilder<{
 
 builder.addScalarType('JSON', JSONResolver);
 builder.addScalarType('DateTime', DateTimeResolver);
+// Counters that can pass 2^31 (GraphQL Int is 32-bit): exact integers up to 2^53 - 1, a JSON number.
+builder.addScalarType('SafeInt', SafeIntResolver);
 
-builder.queryType({ authScopes: { viewer: true } });
-builder.mutationType({ authScopes: { viewer: true } });
-builder.subscriptionType({ authScopes: { viewer: true } });
+builder.queryType({
+  description:
+    'Read-only views of the pools, the database and the suggestions. Every field needs the viewer role ' +
+    '(or no API_TOKENS, on loopback): without a valid token UNAUTHENTICATED. Fields that read the database ' +
+    'fail with DB_UNAVAILABLE while the primary is down. Error codes: see errorCodes.',
+  authScopes: { viewer: true },
+});
+builder.mutationType({
+  description:
+    'Operations. analyzeQuery needs viewer, executeQuery and executeTransaction operator, the rest admin; ' +
+    'a role too low gets FORBIDDEN, no valid token UNAUTHENTICATED.',
+  authScopes: { viewer: true },
+});
+builder.subscriptionType({
+  description:
+    'Live samples over WebSocket (graphql-transport-ws), viewer role. Subscribers of one stream and interval ' +
+    'share one sampler.',
+  authScopes: { viewer: true },
+});

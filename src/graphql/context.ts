@@ -1,4 +1,4 @@
-import type { Role } from '../config/index.js';
+import type { Config, Role } from '../config/index.js';
 import type { Poolpilot } from '../core/index.js';
 
 /** Who is asking: `role` is null only when auth is on and no valid token was given. */
@@ -9,6 +9,8 @@ export interface Viewer {
 
 export interface Context {
   poolpilot: Poolpilot;
+  /** The service's configuration (shown, secrets masked, by `info`). */
+  config: Readonly<Config>;
   viewer: Viewer;
   /** Aborted when the client goes away: running statements are cancelled on the server. */
   signal: AbortSignal | undefined;

@@ -1,6 +1,8 @@
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.js';
 import './types/analysis.js';
+import './types/clients.js';
+import './types/error-codes.js';
 import './types/execute.js';
 import './types/health.js';
 import './types/info.js';

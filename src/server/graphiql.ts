@@ -30,7 +30,8 @@ export function renderLocalGraphiQL(
   options: Record<string, unknown> & { title?: string; defaultQuery?: string },
 ): string {
   const base = GRAPHIQL_ASSET_PREFIX;
-  // Yoga's GraphiQL reads the starting query from `query` (a ?query= in the URL still wins).
+  // Yoga's GraphiQL ignores `defaultQuery` and lets a `query` prop override the URL's ?query=,
+  // so the page picks the starting query itself (below): the shared link's, else ours.
   const props = { ...options, query: options.defaultQuery };
   const title = escapeHtml(options.title ?? 'poolpilot');
   const workers = {
@@ -54,7 +55,11 @@ const workerUrls = ${scriptJson(workers)};
 self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (_id, label) => workerUrls[label] };
 </script>
 <script src="${base}yoga-graphiql.umd.js"></script>
-<script>YogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), ${scriptJson(props)});</script>
+<script>
+const props = ${scriptJson(props)};
+props.query = new URLSearchParams(location.search).get('query') || props.query;
+YogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), props);
+</script>
 </body>
 </html>`;
 }

@@ -4,11 +4,15 @@ import type { Poolpilot } from '../core/index.js';
 /** GET /health: liveness and readiness. 200 when ok or degraded, 503 when there is no primary. */
 export function healthBody(poolpilot: Poolpilot) {
   const state = poolpilot.poolState();
+  const analyzer = poolpilot.analyzer.state();
   return {
-    status: state.status,
+    // A broken SQL parser makes every statement unjudged (refused): the service is degraded.
+    status: state.status === 'ok' && analyzer.status !== 'ok' ? 'degraded' : state.status,
+    analyzer,
     service: poolpilot.info().name,
     version: poolpilot.info().version,
     uptimeSeconds: Math.round(poolpilot.info().uptimeSeconds),
+    fronts: poolpilot.clients.fronts().map((f) => ({ ...f, clients: poolpilot.clients.summary().total })),
     targets: state.targets.map((t) => ({
       name: t.name,
       role: t.role,

@@ -1,7 +1,8 @@
+import { GraphQLError } from 'graphql';
 import pino, { type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
 import type { Config } from '../config/index.js';
-import type { Poolpilot } from '../core/index.js';
+import { ErrorCode, isPoolpilotError, type Poolpilot } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
 
 /**
@@ -122,4 +123,43 @@ export function logOptimizations(poolpilot: Poolpilot, log: Logger): () => void 
       `optimization ${result.id} ${failed ? 'failed' : result.outcome.toLowerCase().replace(/_/g, ' ')}: ${result.title}`,
     );
   });
+}
+
+/**
+ * The caller's mistakes: logged at info (access) or warn (their SQL or input) with the code, the
+ * field, the SQLSTATE and position, and never the message, which quotes values (PostgreSQL's
+ * `invalid input syntax for type integer: "..."` repeats a parameter).
+ */
+const CLIENT_MISTAKES: Partial<Record<string, 'info' | 'warn'>> = {
+  [ErrorCode.Unauthenticated]: 'info',
+  [ErrorCode.Forbidden]: 'info',
+  [ErrorCode.BadUserInput]: 'warn',
+  [ErrorCode.BadSql]: 'warn',
+  [ErrorCode.OptimizationNotFound]: 'info',
+  BAD_REQUEST: 'info',
+};
+
+/** Yoga reports every error of an operation here; only what is not the caller's doing is an error. */
+export function logOperationError(log: Logger, error: unknown): void {
+  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  const code = isPoolpilotError(original)
+    ? original.code
+    : error instanceof GraphQLError
+      ? error.extensions?.code
+      : undefined;
+  const level = typeof code === 'string' ? CLIENT_MISTAKES[code] : undefined;
+  const path = error instanceof GraphQLError ? error.path?.join('.') : undefined;
+  if (level) {
+    const details = isPoolpilotError(original) ? original.details : {};
+    log[level](
+      { code, path, sqlstate: details.sqlstate, position: details.position, target: details.target },
+      `operation refused: ${code}${path ? ` at ${path}` : ''}`,
+    );
+    return;
+  }
+  if (isPoolpilotError(original) && original.code !== ErrorCode.Internal) {
+    log.warn({ code: original.code, path, target: original.details.target }, original.message);
+    return;
+  }
+  log.error({ err: original, path }, 'operation failed');
 }

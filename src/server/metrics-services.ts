@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { TrafficCounters } from '../core/clients/index.js';
 import type { Poolpilot } from '../core/index.js';
 import type { ConnectionStatesSample, CpuSample, SampleStream } from '../core/telemetry/index.js';
 
@@ -27,6 +28,62 @@ export function registerServiceMetrics(registry: Registry, poolpilot: Poolpilot)
   const detachRouting = poolpilot.onExecuted((r) =>
     routed.inc({ route: r.route.toLowerCase(), target: r.target, queued: String(r.queued) }),
   );
+
+  // Wire-front clients (PgBouncer's cl_active / cl_waiting / maxwait) and traffic per target.
+  new Gauge({
+    name: `${PREFIX}wire_clients`,
+    help: 'Clients connected through the PostgreSQL wire front, by state (active, waiting, idle).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const s = poolpilot.clients.summary();
+      this.set({ state: 'active' }, s.active);
+      this.set({ state: 'waiting' }, s.waiting);
+      this.set({ state: 'idle' }, s.idle);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}wire_client_max_wait_seconds`,
+    help: 'How long the longest-waiting wire client has waited for a server connection (maxwait).',
+    registers,
+    collect() {
+      this.set(poolpilot.clients.summary().maxWaitMs / 1000);
+    },
+  });
+  const traffic = (name: string, help: string, pick: (c: TrafficCounters) => number) =>
+    new Counter({
+      name: PREFIX + name,
+      help,
+      labelNames: ['target'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [target, c] of poolpilot.clients.allTraffic()) this.inc({ target }, pick(c));
+      },
+    });
+  traffic(
+    'wire_transactions_total',
+    'Wire-front transactions completed (xact_count).',
+    (c) => c.transactions,
+  );
+  traffic('wire_statements_total', 'Wire-front statements sent (query_count).', (c) => c.statements);
+  traffic(
+    'wire_transaction_seconds_total',
+    'Time in wire-front transactions (xact_time).',
+    (c) => c.transactionTimeUs / 1e6,
+  );
+  traffic(
+    'wire_statement_seconds_total',
+    'Time from a wire request to its answer (query_time).',
+    (c) => c.statementTimeUs / 1e6,
+  );
+  traffic(
+    'wire_wait_seconds_total',
+    'Time wire clients waited for a connection (wait_time).',
+    (c) => c.waitTimeUs / 1e6,
+  );
+  traffic('wire_received_bytes_total', 'Bytes from wire clients (bytes_received).', (c) => c.bytesReceived);
+  traffic('wire_sent_bytes_total', 'Bytes to wire clients (bytes_sent).', (c) => c.bytesSent);
 
   const queue = () => poolpilot.queue.state();
   const queueGauge = (name: string, help: string, pick: (q: ReturnType<typeof queue>) => number) =>

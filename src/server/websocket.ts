@@ -3,8 +3,18 @@ import { type DocumentNode, GraphQLError } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { ErrorCode } from '../core/index.js';
 import type { Viewer } from '../graphql/context.js';
+import { type OriginPolicy, verifyUpgrade } from './origin.js';
 import type { Yoga } from './yoga.js';
+
+export interface WebSocketOptions {
+  authenticate: (authorization: string | null | undefined) => Viewer;
+  /** Checked on the upgrade request: a foreign Origin gets 403 and no handshake. */
+  originPolicy: OriginPolicy;
+  /** Operations one connection may have open at once (WS_MAX_SUBSCRIPTIONS). */
+  maxSubscriptions: number;
+}
 
 /**
  * graphql-ws (`graphql-transport-ws`) on the same port and path as HTTP, executing through
@@ -13,9 +23,13 @@ import type { Yoga } from './yoga.js';
 export function attachWebSocket(
   server: Server,
   yoga: Yoga,
-  authenticate: (authorization: string | null | undefined) => Viewer,
+  { authenticate, originPolicy, maxSubscriptions }: WebSocketOptions,
 ): { wss: WebSocketServer; dispose: () => Promise<void> } {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wss = new WebSocketServer({
+    server,
+    path: yoga.graphqlEndpoint,
+    verifyClient: verifyUpgrade(originPolicy),
+  });
   const viewers = new WeakMap<object, Viewer>();
   // One signal per socket: when the client goes away, statements it started are cancelled.
   const gone = new WeakMap<object, AbortSignal>();
@@ -37,6 +51,15 @@ export function attachWebSocket(
       execute: (args) => (args.rootValue as EnvelopRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopRoot).subscribe(args),
       onSubscribe: async (ctx, _id, payload) => {
+        // graphql-ws has already registered this one: more than the cap means one too many.
+        if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
+          return [
+            new GraphQLError(
+              `too many operations on this connection: at most ${maxSubscriptions} at once (WS_MAX_SUBSCRIPTIONS); complete one first`,
+              { extensions: { code: ErrorCode.BadUserInput, limit: maxSubscriptions } },
+            ),
+          ];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,

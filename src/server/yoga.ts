@@ -1,5 +1,6 @@
 import { ServerResponse } from 'node:http';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from '../config/index.js';
 import { type Poolpilot, VERSION } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
 import type { Context, Viewer } from '../graphql/context.js';
@@ -7,6 +8,8 @@ import { toGraphQLError } from '../graphql/errors.js';
 import { schema } from '../graphql/schema.js';
 import { renderLocalGraphiQL } from './graphiql.js';
 import { useOperationLimits } from './limits.js';
+import { logOperationError } from './logger.js';
+import { corsFor, type OriginPolicy, useOriginPolicy } from './origin.js';
 import { useRestApi } from './rest/api.js';
 
 /** What the transport hands Yoga: HTTP gives the request; WebSocket the viewer resolved at connection_init. */
@@ -19,8 +22,11 @@ export type Yoga = YogaServerInstance<ServerContext, Context>;
 
 export interface YogaOptions {
   poolpilot: Poolpilot;
+  config: Readonly<Config>;
   authenticate: (authorization: string | null | undefined) => Viewer;
   log: Logger;
+  /** Which origins may call (CORS_ORIGINS, same origin) and what a POST body may be. */
+  originPolicy: OriginPolicy;
   /** Extra envelop plugins (metrics); they see HTTP and WebSocket operations alike. */
   plugins?: Plugin[];
 }
@@ -40,26 +46,38 @@ function clientGoneSignal(res: unknown): AbortSignal | undefined {
   return controller.signal;
 }
 
-export function createPoolpilotYoga({ poolpilot, authenticate, log, plugins = [] }: YogaOptions): Yoga {
+export function createPoolpilotYoga({
+  poolpilot,
+  config,
+  authenticate,
+  log,
+  originPolicy,
+  plugins = [],
+}: YogaOptions): Yoga {
   return createYoga<ServerContext, Context>({
     schema,
     plugins: [
+      useOriginPolicy(originPolicy),
       useRestApi({
         schema,
         // The largest SQL text, JSON-escaped, with room for parameters.
-        maxBodyBytes: 2 * poolpilot.config.execute.maxSqlBytes + 65_536,
+        maxBodyBytes: 2 * config.execute.maxSqlBytes + 65_536,
         version: VERSION,
+        allowedOrigins: originPolicy.corsOrigins,
         log,
       }),
       ...useOperationLimits(),
       ...plugins,
     ],
+    // Yoga's default echoes any Origin with credentials allowed: only listed origins get CORS.
+    cors: corsFor(originPolicy),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: { title: 'poolpilot', subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY },
     renderGraphiQL: renderLocalGraphiQL,
     context: (initial) => ({
       poolpilot,
+      config,
       viewer: initial.viewer ?? authenticate(initial.request?.headers.get('authorization')),
       signal: initial.signal ?? clientGoneSignal(initial.res),
     }),
@@ -68,7 +86,10 @@ export function createPoolpilotYoga({ poolpilot, authenticate, log, plugins = []
       debug: (...args) => log.debug({ args }, 'yoga'),
       info: (...args) => log.info({ args }, 'yoga'),
       warn: (...args) => log.warn({ args }, 'yoga'),
-      error: (...args) => log.error({ args }, 'yoga'),
+      error: (...args) => {
+        if (args.length === 1 && args[0] instanceof Error) logOperationError(log, args[0]);
+        else log.error({ args }, 'yoga');
+      },
     },
   });
 }

@@ -113,7 +113,7 @@ export class WireListener {
    * Stops accepting, lets each client finish its transaction, then closes it with 57P01; after
    * `graceMs` the rest are closed the same way whatever they are doing.
    */
-  async drain(graceMs: number): Promise<void> {
+  async drain(graceMs: number): Promise<boolean> {
     this.draining = true;
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const deadline = Date.now() + graceMs;
@@ -123,9 +123,14 @@ export class WireListener {
       }
       await new Promise((r) => setTimeout(r, 25));
     }
-    for (const client of this.byProcessId.values()) this.shutdown(client);
+    let drained = true;
+    for (const client of this.byProcessId.values()) {
+      if (client.session?.busy?.()) drained = false;
+      this.shutdown(client);
+    }
     for (const socket of this.sockets) if (!this.isClient(socket)) socket.destroy();
     await stopped;
+    return drained;
   }
 
   /** Closes everything at once. */
@@ -150,6 +155,8 @@ export class WireListener {
   private accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.on('error', () => socket.destroy());
+    // Notices a client whose host vanished without closing, so it does not hold a slot forever.
+    socket.setKeepAlive(true, 60_000);
     let admitted = false;
     const timer = setTimeout(() => socket.destroy(), this.options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS);
     timer.unref();

@@ -1,4 +1,5 @@
 import type { Analysis } from '../core/analyzer/index.js';
+import type { ClientRecord, ClientRegistry } from '../core/clients/index.js';
 import { ErrorCode, PoolpilotError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ForwardChannel, Forwarder, TransactionStatus } from '../core/pool/index.js';
@@ -28,9 +29,20 @@ export class WireProxy implements ClientHandler {
   }
 
   attach(client: WireClient): ClientSession {
-    const session = new ProxySession(client, this.#poolpilot.session(), this.#log, () =>
-      this.#sessions.delete(client),
-    );
+    const registry = this.#poolpilot.clients;
+    const record = registry.add({
+      surface: 'wire',
+      user: client.user,
+      database: client.database,
+      applicationName: client.applicationName,
+      address: client.remoteAddress,
+      port: client.remotePort,
+      connectedAt: new Date(client.connectedAt),
+    });
+    const session = new ProxySession(client, this.#poolpilot.session(), registry, record, this.#log, () => {
+      record.close();
+      this.#sessions.delete(client);
+    });
     this.#sessions.set(client, session);
     return session;
   }
@@ -65,6 +77,9 @@ export class ProxySession implements ClientSession {
   readonly #log: Logger;
   readonly #onClosed: () => void;
   readonly #mode: TransactionMode;
+  readonly #registry: ClientRegistry;
+  /** This client in the control plane's list, with its state and its traffic per target. */
+  readonly record: ClientRecord;
   #placement: Placement | null = null;
   #channel: ForwardChannel | null = null;
   /** Messages that arrived while a connection was being found, in order. */
@@ -81,13 +96,24 @@ export class ProxySession implements ClientSession {
    */
   #unit: Unit = { wrote: false, tables: [], judging: [] };
   #closed = false;
-  /** When the current unit of work started and when it got its connection (for the control plane). */
-  unitStartedAt: number | null = null;
-  waitingSince: number | null = null;
+  /** Statements and bytes from the client since the last unit of work was counted. */
+  #statements = 0;
+  #bytesIn = 0;
+  /** When the oldest request still unanswered was sent (for query_time). */
+  #requestSentAt: number | null = null;
 
-  constructor(client: WireClient, session: Session, log: Logger, onClosed: () => void) {
+  constructor(
+    client: WireClient,
+    session: Session,
+    registry: ClientRegistry,
+    record: ClientRecord,
+    log: Logger,
+    onClosed: () => void,
+  ) {
     this.client = client;
     this.#session = session;
+    this.#registry = registry;
+    this.record = record;
     this.#log = log;
     this.#onClosed = onClosed;
     this.#mode = new TransactionMode(client.parameters);
@@ -108,6 +134,8 @@ export class ProxySession implements ClientSession {
   }
 
   message(type: number, body: Buffer, frame: Buffer): void {
+    if (type === Frontend.Query || type === Frontend.Execute) this.#statements += 1;
+    this.#bytesIn += frame.length;
     if (this.#backlog) {
       this.#backlog.push({ type, body, frame });
       return;
@@ -171,6 +199,7 @@ export class ProxySession implements ClientSession {
           return;
         }
         this.#outstanding += 1;
+        this.#requestSentAt ??= performance.now();
         this.#channel.write(frame);
         return;
       case Frontend.Bind:
@@ -203,7 +232,10 @@ export class ProxySession implements ClientSession {
 
   /** Sends a message within the unit of work under way, keeping its bookkeeping. */
   #forward(frame: Buffer, sql: string, query: boolean): void {
-    if (query) this.#outstanding += 1;
+    if (query) {
+      this.#outstanding += 1;
+      this.#requestSentAt ??= performance.now();
+    }
     this.#channel!.write(frame);
     this.#note(this.#session.judge(sql));
   }
@@ -211,12 +243,12 @@ export class ProxySession implements ClientSession {
   /** Starts a unit of work: judge, refuse or place it, then send what came meanwhile. */
   #start(sql: string | null, frame: Buffer, protocol: 'simple' | 'extended', inject?: Buffer): void {
     this.#backlog = [];
-    this.waitingSince = performance.now();
+    this.record.waiting();
     this.client.socket.pause();
     void this.#place(sql, frame, protocol, inject).finally(() => {
       const backlog = this.#backlog ?? [];
       this.#backlog = null;
-      this.waitingSince = null;
+      if (!this.#placement) this.record.done();
       if (this.#closed) return;
       for (const m of backlog) {
         // A message replayed here may start another unit of work: the rest wait for it.
@@ -248,7 +280,8 @@ export class ProxySession implements ClientSession {
       return;
     }
     this.#placement = placement;
-    this.unitStartedAt = performance.now();
+    this.record.placed(placement.route.target);
+    this.#requestSentAt = performance.now();
     this.#unit = { wrote: false, tables: [], judging: [] };
     this.#record(this.#unit, analysis);
     const channel = placement.lease.forward(this.#forwarder(placement));
@@ -268,7 +301,10 @@ export class ProxySession implements ClientSession {
 
   #forwarder(placement: Placement): Forwarder {
     return {
-      data: (bytes) => this.client.send(bytes),
+      data: (bytes) => {
+        this.#registry.traffic(placement.route.target).bytesSent += bytes.length;
+        return this.client.send(bytes);
+      },
       ready: (status) => this.#ready(placement, status),
       injectedError: (error) => {
         this.client.send(
@@ -298,6 +334,11 @@ export class ProxySession implements ClientSession {
   #ready(placement: Placement, status: TransactionStatus): void {
     if (this.#placement !== placement) return;
     this.#outstanding = Math.max(0, this.#outstanding - 1);
+    const now = performance.now();
+    if (this.#requestSentAt !== null) {
+      this.#registry.traffic(placement.route.target).statementTimeUs += (now - this.#requestSentAt) * 1000;
+      this.#requestSentAt = this.#outstanding > 0 ? now : null;
+    }
     if (this.#outstanding > 0 || status !== 'I') return;
     this.#finish(true);
   }
@@ -309,7 +350,13 @@ export class ProxySession implements ClientSession {
     this.#channel?.detach();
     this.#channel = null;
     this.#outstanding = 0;
-    this.unitStartedAt = null;
+    this.#requestSentAt = null;
+    const traffic = this.#registry.traffic(placement.route.target);
+    traffic.statements += this.#statements;
+    traffic.bytesReceived += this.#bytesIn;
+    this.#statements = 0;
+    this.#bytesIn = 0;
+    this.record.done();
     const unit = this.#unit;
     const finish = () => {
       this.#mode.finished(ok);

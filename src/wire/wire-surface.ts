@@ -1,7 +1,7 @@
-import type { AddressInfo } from 'node:net';
 import type { WireConfig } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
 import type { Poolpilot } from '../core/poolpilot.js';
+import type { Surface } from '../surface.js';
 import { WireListener } from './listener.js';
 import { WireProxy } from './proxy.js';
 import { verifierMap } from './scram-verifier.js';
@@ -25,7 +25,7 @@ const REPORTED = [
  * The PostgreSQL wire-protocol front as one surface of the service: the listener (startup and
  * authentication) in front of the proxy (transaction pooling on the core's pools).
  */
-export class WireSurface {
+export class WireSurface implements Surface {
   readonly name = 'wire';
   readonly proxy: WireProxy;
   readonly listener: WireListener;
@@ -62,16 +62,23 @@ export class WireSurface {
     });
   }
 
-  async listen(): Promise<AddressInfo> {
+  async listen(): Promise<string> {
     await this.#readServerParameters();
-    return this.listener.listen(this.#config.port, this.#config.host);
+    const address = await this.listener.listen(this.#config.port, this.#config.host);
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `postgres://${host}:${address.port}/${this.#poolpilot.cluster.primary.spec.endpoint.database}`;
+    this.#poolpilot.clients.front({ name: this.name, listening: true, url });
+    return url;
   }
 
-  drain(graceMs: number): Promise<void> {
+  /** Clients finish the transaction in flight, then are closed with 57P01. */
+  drain(graceMs: number): Promise<boolean> {
+    this.#poolpilot.clients.front({ name: this.name, listening: false, url: null });
     return this.listener.drain(graceMs);
   }
 
   close(): Promise<void> {
+    this.#poolpilot.clients.front({ name: this.name, listening: false, url: null });
     return this.listener.close();
   }
 

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { type EmbeddedCluster, startEmbeddedCluster } from './cluster.js';
+import { type EmbeddedCluster, startEmbeddedCluster } from '../../support/postgres-cluster.js';
 import { dockerReachable, startContainerCluster } from './containers.js';
 
 export type DatabaseSource = 'external' | 'testcontainers' | 'embedded';

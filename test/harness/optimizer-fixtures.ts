@@ -6,11 +6,12 @@ import { run } from './database.js';
  * selective column nobody indexed, and a 100k-row `audit_log` whose statistics are stale
  * (autovacuum off for it, never analyzed).
  */
-export async function createProblemTables(url: string): Promise<void> {
+export async function createProblemTables(url: string, adminUrl: string): Promise<void> {
+  // Not a trusted extension: the superuser creates it; the tables belong to the data role.
+  await run(adminUrl, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   await run(
     url,
-    `CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
-     CREATE TABLE events (id bigint PRIMARY KEY, account_id int NOT NULL, kind text NOT NULL,
+    `CREATE TABLE events (id bigint PRIMARY KEY, account_id int NOT NULL, kind text NOT NULL,
                           created_at timestamptz NOT NULL, payload text);
      INSERT INTO events SELECT g, g % 20000, (ARRAY['click','view','buy'])[1 + g % 3],
                                now() - g * interval '1 second', md5(g::text)

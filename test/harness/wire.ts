@@ -4,14 +4,14 @@ import { silentLogger } from '../../src/core/index.js';
 import { createVerifier, formatVerifier } from '../../src/wire/scram-verifier.js';
 import { WireSurface } from '../../src/wire/wire-surface.js';
 import { createTestDatabase, eventually, run, type TestDatabase } from './database.js';
-import { type RunningPoolpilot, startPoolpilot } from './server.js';
+import { type RunningCore, startCore } from './server.js';
 
 /** The one wire user of these tests (WIRE_USERS holds its SCRAM verifier). */
 export const WIRE_USER = 'app';
 export const WIRE_PASSWORD = 'wire test password';
 
 export interface RunningWire {
-  pp: RunningPoolpilot;
+  pp: RunningCore;
   surface: WireSurface;
   db: TestDatabase;
   /** The front's port on 127.0.0.1. */
@@ -38,7 +38,7 @@ export interface WireOptions {
 }
 
 /**
- * A fresh test database, a poolpilot pooling it (configured from `env` as `npm start` would be)
+ * A fresh test database, a poolpilot core pooling it (configured from `env` as `npm start` would be)
  * and the wire front beside it on a free loopback port, with SCRAM user WIRE_USER. Everything
  * started is stopped again if a later step fails.
  */
@@ -54,11 +54,11 @@ export async function startWire(
     withReplica ? replicaUrl : null,
     options.prefix ?? 'pp_wire',
   );
-  let pp: RunningPoolpilot | null = null;
+  let pp: RunningCore | null = null;
   let surface: WireSurface | null = null;
   try {
     if (options.setup) await run(db.url(primaryUrl), options.setup);
-    pp = await startPoolpilot({
+    pp = await startCore({
       DATABASE_URL: db.url(primaryUrl),
       DB_REPLICA_URLS: withReplica ? db.url(replicaUrl!) : undefined,
       HEALTH_CHECK_INTERVAL_MS: withReplica ? '200' : undefined,
@@ -69,7 +69,8 @@ export async function startWire(
     if (withReplica) await eventually(() => running.poolpilot.cluster.replicas.every((r) => r.isUp), 20_000);
     // Port 0: a free port, whatever WIRE_PORT says.
     surface = new WireSurface(pp.poolpilot, { ...pp.config.wire, port: 0, host: '127.0.0.1' }, silentLogger);
-    const { port } = await surface.listen();
+    await surface.listen();
+    const port = surface.listener.address!.port;
     const connection = {
       host: '127.0.0.1',
       port,

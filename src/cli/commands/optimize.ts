@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
 import type { ApplyResultView, OptimizationView } from '../api-types.js';
 import { type Connection, leafSelection, request, requireFields, rootFields } from '../client.js';
@@ -12,17 +14,40 @@ import { action, connection, emit, type GlobalOptions, paint, table, truncate } 
 export function registerOptimize(program: Command): void {
   program
     .command('optimize')
-    .description('list optimization suggestions, or apply them (--apply ID | --apply-all-safe) [--dry-run]')
+    .description(
+      'list optimization suggestions, show one (--show ID [--output FILE]), or apply them (--apply ID | --apply-all-safe) [--dry-run]',
+    )
     .option('--apply <id>', 'apply the suggestion with this id')
     .option('--apply-all-safe', 'apply every LOW-risk suggestion that needs no restart')
     .option('--dry-run', 'show what applying would do, change nothing')
+    .option(
+      '--show <id>',
+      'print one suggestion in full, with its statements and generated file (pgbouncer.ini)',
+    )
+    .option('--output <file>', 'with --show: write its generated file (or its statements) to FILE')
     .action(
       action(
-        async (options: { apply?: string; applyAllSafe?: boolean; dryRun?: boolean }, command: Command) => {
+        async (
+          options: {
+            apply?: string;
+            applyAllSafe?: boolean;
+            dryRun?: boolean;
+            show?: string;
+            output?: string;
+          },
+          command: Command,
+        ) => {
           const global = command.optsWithGlobals<GlobalOptions>();
           const conn = connection(global);
           if (options.apply && options.applyAllSafe)
             throw new CliError(ExitCode.Usage, '--apply and --apply-all-safe are alternatives: give one');
+          if (options.show && (options.apply || options.applyAllSafe))
+            throw new CliError(
+              ExitCode.Usage,
+              '--show only shows: give it without --apply or --apply-all-safe',
+            );
+          if (options.output && !options.show)
+            throw new CliError(ExitCode.Usage, '--output writes what --show shows: give --show ID too');
           const fields = await rootFields(conn);
           const applying = Boolean(options.apply || options.applyAllSafe);
           requireFields(
@@ -31,6 +56,7 @@ export function registerOptimize(program: Command): void {
             'optimize',
           );
           const list = await listOptimizations(conn);
+          if (options.show) return show(global, list, options.show, options.output);
           if (!applying) {
             emit(global, list, () => renderList(list));
             return ExitCode.Ok;
@@ -84,8 +110,52 @@ function renderList(list: OptimizationView[]): string {
     '',
     ...list.map((o) => `${paint('bold', String(o.id))}: ${o.rationale ?? ''}`),
     '',
+    paint('dim', 'see one in full with: poolpilot optimize --show ID [--output FILE]'),
     paint('dim', 'apply one with: poolpilot optimize --apply ID [--dry-run]'),
   ].join('\n');
+}
+
+/** One suggestion in full; its file (pgbouncer.ini) printed as is, or written to `output`. */
+async function show(
+  global: GlobalOptions,
+  list: OptimizationView[],
+  id: string,
+  output: string | undefined,
+): Promise<ExitCode> {
+  const o = list.find((candidate) => String(candidate.id) === id);
+  if (!o) {
+    const known = list.map((c) => c.id).join(', ') || 'none';
+    throw new CliError(
+      ExitCode.Failed,
+      `no current suggestion has the id ${id} (current: ${known})`,
+      'OPTIMIZATION_NOT_FOUND',
+    );
+  }
+  const statements = Array.isArray(o.statements) ? (o.statements as string[]) : [];
+  const artifact = typeof o.artifact === 'string' ? o.artifact : null;
+  if (output) {
+    const content = artifact ?? (statements.length > 0 ? `${statements.join(';\n')};\n` : null);
+    if (content === null)
+      throw new CliError(ExitCode.Usage, `${id} has no generated file and no statements to write`);
+    await writeFile(output, content.endsWith('\n') ? content : `${content}\n`);
+    const written = { id, file: path.resolve(output), bytes: Buffer.byteLength(content) };
+    emit(global, written, () => `wrote ${written.bytes} bytes (${o.title}) to ${written.file}`);
+    return ExitCode.Ok;
+  }
+  emit(global, o, () =>
+    [
+      `${paint('bold', String(o.title))}`,
+      `id ${o.id} · ${o.kind} · risk ${o.risk}${isSafe(o) ? ' · safe' : ''}`,
+      '',
+      String(o.rationale ?? ''),
+      ...(o.action ? ['', `action: ${String(o.action)}`] : []),
+      ...(statements.length > 0 ? ['', 'statements:', ...statements.map((st) => `  ${st};`)] : []),
+      ...(artifact
+        ? ['', paint('dim', `--- generated file (save it with --output FILE) ---`), artifact]
+        : []),
+    ].join('\n'),
+  );
+  return ExitCode.Ok;
 }
 
 function renderResults(results: ApplyResultView[], dryRun: boolean): string {

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { DEFAULTS } from '../../config/index.js';
 import { rootFields } from '../client.js';
 import { ExitCode } from '../exit-codes.js';
 import { action, bytes, connection, type GlobalOptions } from '../output.js';
@@ -179,9 +180,8 @@ export function markdown(url: string, r: Snapshot & { generatedAt: string }): st
     out.push('', '## Settings', '');
     out.push(
       `Server: ${server.memoryMb ?? '?'} MB memory, ${server.cpus ?? '?'} CPUs (${server.source}).` +
-        (poolSize
-          ? ` Suggested pool: min ${poolSize.min}, max ${poolSize.max} (default ${poolSize.default}).`
-          : ''),
+        // Sizes are per target; the first target is the primary.
+        (poolSize ? ` ${poolAdvice(poolSize, r.poolStats.targets[0] ?? r.poolStats)}` : ''),
       '',
     );
     const changes = settings.filter((s) => s.needsChange);
@@ -215,4 +215,23 @@ export function markdown(url: string, r: Snapshot & { generatedAt: string }): st
     out.push(r.unavailable.map((u) => `- ${u.section}: ${u.reason}`).join('\n'));
   }
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * The guide's pool size for the server's CPUs beside the running one, and why they can differ:
+ * the suggestion follows the database server's size, the running pool follows DB_POOL_MIN and
+ * DB_POOL_SIZE (defaults 5 and 20), and poolpilot never resizes on its own.
+ */
+export function poolAdvice(
+  advice: NonNullable<NonNullable<Snapshot['settings']>['poolSize']>,
+  running: { min: number; max: number },
+): string {
+  const suggested = `Suggested pool per target: min ${advice.min}, max ${advice.max} (default ${advice.default}), the guide's row for ${advice.row ?? `${advice.cpus} CPUs`}.`;
+  if (running.min === advice.min && running.max === advice.max)
+    return `${suggested} The running pool matches it.`;
+  return (
+    `${suggested} Running: min ${running.min}, max ${running.max}, from DB_POOL_MIN and DB_POOL_SIZE (defaults ${DEFAULTS.DB_POOL_MIN} and ${DEFAULTS.DB_POOL_SIZE}): ` +
+    "the suggestion follows the database server's CPU count, the running sizes follow configuration, and poolpilot does not resize by itself. " +
+    `To follow it: DB_POOL_MIN=${advice.min} DB_POOL_SIZE=${advice.max}, or live with \`resizePool(min: ${advice.min}, max: ${advice.max})\`.`
+  );
 }

@@ -6,6 +6,7 @@ export function registerStart(program: Command): void {
     .command('start')
     .description('run the poolpilot server (same as npm start; configured by environment variables)')
     .action(async () => {
-      await import('../../server/main.js');
+      const { main } = await import('../../main.js');
+      await main(process.env);
     });
 }

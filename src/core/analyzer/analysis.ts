@@ -1,5 +1,5 @@
 import type { Features } from './features.js';
-import type { PlanSummary } from './planner.js';
+import type { PlanSummary } from './plan-summary.js';
 import type { RouteClass, ScoreFactor, Severity } from './score.js';
 
 /** Everything the analyzer concluded about one statement: plain data, shown as it is. */
@@ -18,8 +18,17 @@ export interface Analysis {
   factors: ScoreFactor[];
   features: Features;
   tables: string[];
-  /** True when the statement can write or lock: it runs on the primary whatever its score. */
-  writes: boolean;
+  /**
+   * False when the analyzer could not judge the statement (it nests too deep to parse safely, or
+   * the parser failed on it): whatever needs the parse refuses it, and it is never routed off
+   * the primary. A syntax error is judged (PostgreSQL's own grammar said no).
+   */
+  judged: boolean;
+  /**
+   * True when the statement can write or lock: it runs on the primary whatever its score. Null
+   * when unknown (it did not parse, or was not judged): treated as a write.
+   */
+  writes: boolean | null;
   writeReasons: string[];
   transactionControl: boolean;
   sessionState: boolean;

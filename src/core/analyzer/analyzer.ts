@@ -2,13 +2,23 @@ import { ErrorCode, isConnectionError, isPoolpilotError, PoolpilotError } from '
 import type { Logger } from '../logger.js';
 import type { Target } from '../pool/index.js';
 import type { Analysis } from './analysis.js';
-import { extractFacts } from './features.js';
+import { extractFacts, type StatementFacts } from './features.js';
 import { literalKey } from './literal-key.js';
 import { LruCache } from './lru.js';
-import { fingerprintOf, isParseFailure, loadParser, normalizedOf, parseStatement } from './parser.js';
+import {
+  fingerprintOf,
+  isNotJudged,
+  isParseFailure,
+  loadParser,
+  normalizedOf,
+  type ParserState,
+  parserState,
+  parseStatement,
+} from './parser.js';
 import { askPlanner, type PlannerAnswer } from './planner.js';
 import { BUILTIN_READ_ONLY_FUNCTIONS } from './read-only-functions.js';
 import { recommend } from './recommendations.js';
+import { PLANNABLE_KINDS, parsePlanningHazard } from './safe-plan.js';
 import { routeOf, scoreStatement, severityOf } from './score.js';
 
 export interface AnalyzerOptions {
@@ -28,7 +38,6 @@ const PARTIAL_TTL_MS = 5_000;
 /** Longer texts are cached by shape only, so the text cache stays small whatever callers send. */
 const MAX_CACHED_TEXT = 16_384;
 const OVERRIDE = /\/\*\s*poolpilot:primary\s*\*\//i;
-const PLANNABLE = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE']);
 
 /** What the planner said about a shape (or why it was not asked); `final` answers are kept longer. */
 interface PlannerVerdict {
@@ -113,6 +122,15 @@ export class Analyzer {
       );
     }
     if (sql.trim() === '') throw new PoolpilotError(ErrorCode.BadUserInput, 'the SQL is empty');
+    // The parser stops at a NUL and would judge only the text before it; the server refuses it.
+    const nul = sql.indexOf('\0');
+    if (nul !== -1) {
+      throw new PoolpilotError(
+        ErrorCode.BadUserInput,
+        `the SQL contains a NUL byte (character ${nul + 1}); PostgreSQL does not accept NUL in statements`,
+        { details: { position: nul + 1 } },
+      );
+    }
     const pending = this.#pending.get(sql);
     if (pending) return pending;
     const work = this.#analyzeFresh(sql, key, options.plan === 'background').finally(() =>
@@ -126,6 +144,11 @@ export class Analyzer {
     return { ...this.#stats, cached: this.#byText.size };
   }
 
+  /** The SQL parser's health: degraded when it cannot be loaded or had to be restarted lately. */
+  state(): ParserState {
+    return parserState();
+  }
+
   clear(): void {
     this.#byText.clear();
     this.#byShape.clear();
@@ -135,12 +158,18 @@ export class Analyzer {
   async #analyzeFresh(sql: string, key: string | null, background: boolean): Promise<Analysis> {
     await loadParser();
     const forcedPrimary = OVERRIDE.test(sql);
+    const resets = parserState().resets;
     const parsed = parseStatement(sql);
+    if (isNotJudged(parsed)) {
+      this.#stats.misses += 1;
+      // A parser failure is ours to look into; a text nested too deep is the caller's business.
+      if (parserState().resets > resets) this.#log.warn({ reason: parsed.notJudged }, 'SQL parser restarted');
+      else this.#log.info({ reason: parsed.notJudged }, 'statement not judged');
+      return this.#remember(sql, this.#notJudged(parsed.notJudged, forcedPrimary), PARTIAL_TTL_MS);
+    }
     if (isParseFailure(parsed)) {
       this.#stats.misses += 1;
-      const analysis = this.#parseFailure(parsed, forcedPrimary);
-      this.#remember(sql, analysis, PARTIAL_TTL_MS);
-      return analysis;
+      return this.#remember(sql, this.#parseFailure(parsed, forcedPrimary), PARTIAL_TTL_MS);
     }
     if (parsed.stmts.length === 0)
       throw new PoolpilotError(ErrorCode.BadUserInput, 'the SQL has no statement');
@@ -148,13 +177,21 @@ export class Analyzer {
     // between texts of one shape); what the shape cache saves is the planner round trip.
     const facts = extractFacts(parsed.stmts, this.#readOnly);
     const f = facts.features;
-    const fingerprint = fingerprintOf(sql);
+    let fingerprint: string;
+    let normalized: string;
+    try {
+      fingerprint = fingerprintOf(sql);
+      normalized = normalizedOf(sql);
+    } catch (error) {
+      this.#log.warn({ reason: (error as Error).message }, 'SQL parser failed after a parse');
+      return this.#remember(sql, this.#notJudged((error as Error).message, forcedPrimary), PARTIAL_TTL_MS);
+    }
     let planner = this.#byShape.get(fingerprint);
     const shapeHit = planner !== undefined;
     if (planner) this.#stats.shapeHits += 1;
     else if (background) {
       this.#stats.misses += 1;
-      this.#planInBackground(sql, fingerprint, f.statements, f.tables, f.params, parsed.stmts.length);
+      this.#planInBackground(sql, fingerprint, facts, parsed.stmts.length);
       planner = {
         answer: null,
         note: 'first sight: routed from the parse, planned in the background',
@@ -162,7 +199,7 @@ export class Analyzer {
       };
     } else {
       this.#stats.misses += 1;
-      planner = await this.#consultPlanner(sql, f.statements, f.tables, f.params, parsed.stmts.length);
+      planner = await this.#consultPlanner(sql, facts, parsed.stmts.length);
     }
     const answer = planner.answer;
     const plan = answer?.plan ?? null;
@@ -178,7 +215,7 @@ export class Analyzer {
     const writes = facts.writeReasons.length > 0;
     const analysis: Analysis = {
       fingerprint,
-      normalized: normalizedOf(sql),
+      normalized,
       statementCount: parsed.stmts.length,
       complexity,
       severity: severityOf(complexity),
@@ -196,6 +233,7 @@ export class Analyzer {
       factors,
       features: f,
       tables: f.tables,
+      judged: true,
       writes,
       writeReasons: facts.writeReasons,
       transactionControl: facts.transactionControl,
@@ -220,17 +258,10 @@ export class Analyzer {
   }
 
   /** Plans a new shape without anyone waiting; the next statement of that shape finds the plan. */
-  #planInBackground(
-    sql: string,
-    fingerprint: string,
-    kinds: string[],
-    tables: string[],
-    params: number,
-    count: number,
-  ): void {
+  #planInBackground(sql: string, fingerprint: string, facts: StatementFacts, count: number): void {
     if (this.#planning.has(fingerprint)) return;
     this.#planning.add(fingerprint);
-    void this.#consultPlanner(sql, kinds, tables, params, count)
+    void this.#consultPlanner(sql, facts, count)
       .then((verdict) =>
         this.#byShape.set(fingerprint, verdict, verdict.final ? this.#options.cacheTtlMs : PARTIAL_TTL_MS),
       )
@@ -238,18 +269,19 @@ export class Analyzer {
       .finally(() => this.#planning.delete(fingerprint));
   }
 
-  #remember(sql: string, analysis: Analysis, ttlMs: number): void {
+  #remember(sql: string, analysis: Analysis, ttlMs: number): Analysis {
     if (sql.length <= MAX_CACHED_TEXT) this.#byText.set(sql, { ...analysis, cached: true }, ttlMs);
+    return analysis;
   }
 
   async #consultPlanner(
     sql: string,
-    kinds: string[],
-    tables: string[],
-    params: number,
+    facts: ReturnType<typeof extractFacts>,
     count: number,
   ): Promise<PlannerVerdict> {
     if (count !== 1) return { answer: null, note: 'several statements: not planned', final: true };
+    const f = facts.features;
+    const kind = f.statements[0] ?? '';
     if (!this.#primary.isUp) {
       return {
         answer: null,
@@ -258,22 +290,36 @@ export class Analyzer {
       };
     }
     const major = Number.parseInt(this.#primary.serverVersion ?? '0', 10);
-    const plannable = PLANNABLE.has(kinds[0] ?? '') && (params === 0 || major >= 16);
-    if (!plannable && tables.length === 0) {
-      return { answer: null, note: `${kinds[0]} is not planned`, final: true };
+    const hazard = parsePlanningHazard(facts, count);
+    const plannable = hazard === null && (f.params === 0 || major >= 16);
+    if (!plannable && f.tables.length === 0) {
+      return {
+        answer: null,
+        note: PLANNABLE_KINDS.has(kind)
+          ? `not planned (${hazard ?? 'parameters need PostgreSQL 16'}): scored from the parse`
+          : `${kind} is not planned`,
+        final: true,
+      };
     }
     try {
       const answer = await askPlanner(this.#primary.pool, sql, {
         explain: plannable,
-        generic: params > 0,
+        generic: f.params > 0,
         timeoutMs: this.#options.planTimeoutMs,
-        tables,
+        tables: f.tables,
+        functions: f.functions,
+        operators: facts.operators,
       });
+      const why = hazard ?? answer.hazard;
       const note = answer.planError
         ? 'the planner rejected the statement: scored from the parse and table sizes'
-        : plannable
-          ? null
-          : `${kinds[0]} is not planned: scored from the parse and table sizes`;
+        : why
+          ? `not planned (${why}): scored from the parse and table sizes`
+          : plannable
+            ? null
+            : PLANNABLE_KINDS.has(kind)
+              ? 'parameters need PostgreSQL 16 to be planned: scored from the parse and table sizes'
+              : `${kind} is not planned: scored from the parse and table sizes`;
       return { answer, note, final: answer.planError === null };
     } catch (error) {
       if (!isConnectionError(error) && !(isPoolpilotError(error) && error.code === ErrorCode.DbUnavailable)) {
@@ -299,7 +345,8 @@ export class Analyzer {
       factors: [],
       features: extractFacts([], this.#readOnly).features,
       tables: [],
-      writes: true,
+      judged: true,
+      writes: null,
       writeReasons: ['the statement did not parse: sent to the primary, which reports the error'],
       transactionControl: false,
       sessionState: false,
@@ -313,6 +360,19 @@ export class Analyzer {
       parseError: failure,
       analyzedAt: new Date(),
       cached: false,
+    };
+  }
+
+  /** Refused by every check that needs the parse; routed to the primary by anything else. */
+  #notJudged(reason: string, forcedPrimary: boolean): Analysis {
+    return {
+      ...this.#parseFailure({ message: reason, position: null }, forcedPrimary),
+      recommendations: [`the statement could not be judged: ${reason}`],
+      judged: false,
+      writeReasons: [`not judged (${reason}): treated as a write`],
+      sessionState: true,
+      parseError: null,
+      note: `the statement could not be judged: ${reason}`,
     };
   }
 }

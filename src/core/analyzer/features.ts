@@ -42,6 +42,8 @@ export interface StatementFacts {
   transactionControl: boolean;
   /** Leaves state on the connection (SET, LISTEN, PREPARE, temp tables, session locks...). */
   sessionState: boolean;
+  /** Operator names used (`=`, `||`, `@>`...): an operator may be a user function in disguise. */
+  operators: string[];
 }
 
 const AGGREGATES = new Set(AGGREGATE_FUNCTIONS);
@@ -131,6 +133,7 @@ export function extractFacts(stmts: Node[], readOnly: ReadonlySet<string>): Stat
   const tables = new Set<string>();
   const cteNames = new Set<string>();
   const functions = new Set<string>();
+  const operators = new Set<string>();
   let transactionControl = false;
   let sessionState = false;
 
@@ -185,6 +188,10 @@ export function extractFacts(stmts: Node[], readOnly: ReadonlySet<string>): Stat
         onFunction(n);
         break;
       case 'A_Expr':
+        for (const part of (n.name as Node[] | undefined) ?? []) {
+          const name = (part.String as Node | undefined)?.sval;
+          if (typeof name === 'string' && !/^[a-z_]/i.test(name)) operators.add(name);
+        }
         if ((n.kind === 'AEXPR_LIKE' || n.kind === 'AEXPR_ILIKE') && leadingWildcard(n.rexpr)) {
           f.leadingWildcardLike += 1;
         }
@@ -254,7 +261,13 @@ export function extractFacts(stmts: Node[], readOnly: ReadonlySet<string>): Stat
   // A CTE's name used as a table is not a relation (the CTE list is seen after the FROM that uses it).
   f.tables = [...tables].filter((t) => t.includes('.') || !cteNames.has(t));
   f.functions = [...functions];
-  return { features: f, writeReasons: [...reasons], transactionControl, sessionState };
+  return {
+    features: f,
+    writeReasons: [...reasons],
+    transactionControl,
+    sessionState,
+    operators: [...operators],
+  };
 }
 
 /** SELECT/VALUES, SHOW, and EXPLAIN without ANALYZE read; everything else may write or lock. */

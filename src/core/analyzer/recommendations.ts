@@ -1,5 +1,5 @@
 import type { Features } from './features.js';
-import type { PlanSummary } from './planner.js';
+import type { PlanSummary } from './plan-summary.js';
 import { formatRows, type RouteClass } from './score.js';
 
 export interface RecommendationInput {

@@ -1,5 +1,5 @@
 import type { Features } from './features.js';
-import type { PlanSummary } from './planner.js';
+import type { PlanSummary } from './plan-summary.js';
 
 /**
  * The complexity formula, 0..100 = structure (0..60) + data (0..40).

@@ -53,9 +53,10 @@ export class Migrator {
   }
 
   async #run(): Promise<boolean> {
-    let lease: Awaited<ReturnType<Target['pool']['acquire']>> | null = null;
+    let lease: Awaited<ReturnType<Target['admin']['acquire']>> | null = null;
     try {
-      lease = await this.#primary.pool.acquire();
+      // The admin role owns the schema: the data role can neither write nor drop it.
+      lease = await this.#primary.admin.acquire();
       await lease.query('BEGIN');
       try {
         await lease.query(MIGRATION_LOCK);

@@ -39,7 +39,7 @@ export class AuditTrail {
 
   async record(attempt: AuditAttempt): Promise<AuditEntry> {
     await this.#ready();
-    const { rows } = await this.#primary.pool.query(INSERT_AUDIT, [
+    const { rows } = await this.#primary.admin.query(INSERT_AUDIT, [
       attempt.optimizationId,
       attempt.kind,
       attempt.title,
@@ -59,7 +59,7 @@ export class AuditTrail {
 
   async list(options: { optimizationId?: string | null; limit?: number } = {}): Promise<AuditEntry[]> {
     await this.#ready();
-    const { rows } = await this.#primary.pool.query(LIST_AUDIT, [
+    const { rows } = await this.#primary.admin.query(LIST_AUDIT, [
       options.optimizationId ?? null,
       options.limit ?? 50,
     ]);
@@ -85,7 +85,7 @@ export class AuditTrail {
   /** When `optimizationId` was last applied successfully, or null. */
   async lastApplied(optimizationId: string): Promise<Date | null> {
     await this.#ready();
-    const { rows } = await this.#primary.pool.query(LAST_APPLIED, [optimizationId]);
+    const { rows } = await this.#primary.admin.query(LAST_APPLIED, [optimizationId]);
     return (rows[0]?.finished_at as Date | undefined) ?? null;
   }
 

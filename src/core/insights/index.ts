@@ -44,11 +44,15 @@ export class Insights {
   constructor(cluster: Cluster, observations: QueryObservations, options: InsightsOptions) {
     this.#cluster = cluster;
     this.options = options;
-    this.slowQueries = new SlowQueries(cluster.primary.pool, observations, options);
+    const { endpoint, adminEndpoint } = cluster.primary.spec;
+    this.slowQueries = new SlowQueries(cluster.primary.admin, observations, options, {
+      separateAdminRole: adminEndpoint.user !== endpoint.user,
+    });
   }
 
+  /** Statistics are read through the control-plane pool: they never wait behind, or count as, callers' load. */
   get #pool() {
-    return this.#cluster.primary.pool;
+    return this.#cluster.primary.admin;
   }
 
   server(): ServerSize {
@@ -67,7 +71,8 @@ export class Insights {
   }
 
   settings(): Promise<SettingsReport> {
-    const pool = this.#pool.options;
+    // Advice is about the data pool's size and timeouts.
+    const pool = this.#cluster.primary.pool.options;
     return settingsAdvice(this.#pool, {
       server: this.server(),
       poolMax: pool.max,

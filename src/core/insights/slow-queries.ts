@@ -1,6 +1,13 @@
 import type { Pool } from '../pool/index.js';
 import type { QueryObservations } from './observations.js';
-import { resetStatements, type SlowQueryOrder, STATEMENTS_EXTENSION, slowQueries } from './sql.js';
+import { OWN_EXPLAIN_PREFIX, ownStatementTexts } from './own-statements.js';
+import {
+  resetStatements,
+  SLOW_QUERY_ORDERS,
+  type SlowQueryOrder,
+  STATEMENTS_EXTENSION,
+  slowQueries,
+} from './sql.js';
 
 export type { SlowQueryOrder };
 export type SlowQuerySource = 'pg_stat_statements' | 'observations';
@@ -55,16 +62,32 @@ export interface SlowQueryThresholds {
   minMeanMs: number;
 }
 
+export interface SlowQueryRoles {
+  /**
+   * The pool asked connects as a role of its own (not the data role): every statement of that
+   * role is poolpilot's and is left out by role.
+   */
+  separateAdminRole: boolean;
+}
+
 /** Slow statements from pg_stat_statements, or from poolpilot's own observations without it. */
 export class SlowQueries {
   readonly #pool: Pool;
   readonly #observations: QueryObservations;
   readonly #defaults: SlowQueryThresholds;
+  readonly #roles: SlowQueryRoles;
+  readonly #ownTexts = new Map<string, string[]>();
 
-  constructor(pool: Pool, observations: QueryObservations, defaults: SlowQueryThresholds) {
+  constructor(
+    pool: Pool,
+    observations: QueryObservations,
+    defaults: SlowQueryThresholds,
+    roles: SlowQueryRoles = { separateAdminRole: false },
+  ) {
     this.#pool = pool;
     this.#observations = observations;
     this.#defaults = defaults;
+    this.#roles = roles;
   }
 
   async extension(): Promise<StatementsExtension> {
@@ -84,7 +107,24 @@ export class SlowQueries {
     const minMeanMs = options.minMeanMs ?? this.#defaults.minMeanMs;
     const ext = await this.extension();
     if (ext.schema !== null && ext.preloaded) {
-      const { rows } = await this.#pool.query(slowQueries(ext.schema, orderBy), [minCalls, minMeanMs, limit]);
+      const schema = ext.schema;
+      // Normalizing costs tens of ms: once per schema the extension lives in.
+      let own = this.#ownTexts.get(schema);
+      if (!own) {
+        own = await ownStatementTexts([
+          ...SLOW_QUERY_ORDERS.map((order) => slowQueries(schema, order)),
+          resetStatements(schema),
+        ]);
+        this.#ownTexts.set(schema, own);
+      }
+      const { rows } = await this.#pool.query(slowQueries(schema, orderBy), [
+        minCalls,
+        minMeanMs,
+        limit,
+        this.#roles.separateAdminRole,
+        own,
+        OWN_EXPLAIN_PREFIX,
+      ]);
       return {
         source: 'pg_stat_statements',
         suggestion: null,

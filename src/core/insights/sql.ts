@@ -20,8 +20,14 @@ const ORDER_COLUMNS = {
   ROWS: 'rows',
 } as const;
 export type SlowQueryOrder = keyof typeof ORDER_COLUMNS;
+export const SLOW_QUERY_ORDERS = Object.keys(ORDER_COLUMNS) as SlowQueryOrder[];
 
-/** `schema` comes from pg_extension (an identifier PostgreSQL gave us), quoted here. */
+/**
+ * `schema` comes from pg_extension (an identifier PostgreSQL gave us), quoted here. poolpilot's own
+ * statements are left out by what a caller cannot forge: $4 true leaves out every statement of
+ * the role asking (the control-plane role, when it is not the data role); $5 are poolpilot's own
+ * statement texts exactly as stored, $6 the prefix of the analyzer's EXPLAIN of a caller's statement.
+ */
 export function slowQueries(schema: string, orderBy: SlowQueryOrder): string {
   const view = `${quoteIdent(schema)}.pg_stat_statements`;
   return `${OWN_MARK}
@@ -31,7 +37,10 @@ WITH s AS (
   FROM ${view}
   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND toplevel
-    AND query NOT LIKE '${OWN_MARK}%'
+    AND NOT ($4::boolean AND userid = (SELECT oid FROM pg_roles WHERE rolname = current_user))
+    -- Parameter numbers left out: PostgreSQL and libpg_query number normalized constants apart.
+    AND NOT (regexp_replace(query, '[$][0-9]+', '$', 'g') = ANY ($5::text[]))
+    AND NOT starts_with(query, $6)
 ), totals AS (SELECT sum(total_exec_time) AS all_ms FROM s)
 SELECT s.*, least(100, 100 * s.total_exec_time / NULLIF(totals.all_ms, 0)) AS share,
        CASE WHEN s.shared_blks_hit + s.shared_blks_read = 0 THEN NULL

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { APPLICATION_NAME, OWN_APPLICATIONS } from '../application-name.js';
+import { ADMIN_APPLICATION_NAME, OWN_APPLICATIONS } from '../application-name.js';
 import type { Cluster } from '../pool/index.js';
 import { explain } from './plan.js';
 import {
@@ -26,7 +26,7 @@ export interface Effect {
 
 /** Runs one optimization's action against the live system and reports before/after. */
 export async function execute(o: Optimization, cluster: Cluster): Promise<Effect> {
-  const pool = cluster.primary.pool;
+  const pool = cluster.primary.admin;
   const action = o.action;
   switch (action.type) {
     case 'pool-resize': {
@@ -142,14 +142,14 @@ async function createIndex(
   action: Extract<Optimization['action'], { type: 'create-index' }>,
   cluster: Cluster,
 ): Promise<Effect> {
-  const pool = cluster.primary.pool;
+  const pool = cluster.primary.admin;
   const before = await explain(pool, action.query);
   const statement = o.statements[0]!;
   // CONCURRENTLY cannot run in a transaction, and a build may outlast the pool's statement_timeout:
   // a dedicated session without one.
   const client = new pg.Client({
-    ...cluster.primary.spec.connection,
-    application_name: APPLICATION_NAME,
+    ...cluster.primary.spec.admin,
+    application_name: ADMIN_APPLICATION_NAME,
     statement_timeout: 0,
   });
   try {

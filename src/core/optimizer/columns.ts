@@ -1,4 +1,4 @@
-import { parse } from 'libpg-query';
+import { isNotJudged, isParseFailure, loadParser, parseStatement } from '../analyzer/index.js';
 
 /**
  * The columns a statement filters and joins on, read from PostgreSQL's own parse tree
@@ -23,16 +23,14 @@ const EQUALITY_OPS = new Set(['=']);
 const RANGE_OPS = new Set(['<', '>', '<=', '>=']);
 
 export async function filterColumns(sql: string): Promise<ColumnUse[]> {
-  let tree: { stmts?: { stmt: Node }[] };
-  try {
-    tree = (await parse(sql)) as typeof tree;
-  } catch {
-    return [];
-  }
+  // The analyzer's parser: bounded input, and a fresh instance after any internal failure.
+  await loadParser();
+  const parsed = parseStatement(sql);
+  if (isParseFailure(parsed) || isNotJudged(parsed)) return [];
   // One statement only: the text is later planned with EXPLAIN, which must never see a second one.
-  if (tree.stmts?.length !== 1) return [];
+  if (parsed.stmts.length !== 1) return [];
   const out: ColumnUse[] = [];
-  walkStatement(tree.stmts[0]!.stmt, out);
+  walkStatement(parsed.stmts[0]!, out);
   return out;
 }
 

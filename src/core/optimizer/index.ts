@@ -75,7 +75,7 @@ export class Optimizer {
   }
 
   async list(): Promise<Optimization[]> {
-    const pool = this.#cluster.primary.pool;
+    const pool = this.#cluster.primary.admin;
     const [settings, ext, tables, slow, states, preload] = await Promise.all([
       this.#insights.settings(),
       this.#insights.slowQueries.extension(),

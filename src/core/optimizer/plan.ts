@@ -1,51 +1,36 @@
+import { type PlanSummary, planningFacts, planSafely } from '../analyzer/index.js';
 import type { Lease, Pool } from '../pool/index.js';
-import { explainGeneric } from './sql.js';
 
-/** The parts of an EXPLAIN plan the optimizer reasons about. */
-export interface PlanSummary {
-  totalCost: number;
-  rows: number;
-  seqScans: { schema: string | null; table: string; cost: number; rows: number; filter: string | null }[];
-  indexesUsed: string[];
-}
+export type { PlanSummary };
 
-type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] };
+/** How long one optimizer EXPLAIN may take (statement and lock timeout). */
+export const OPTIMIZER_PLAN_TIMEOUT_MS = 2_000;
 
 /**
- * EXPLAIN (GENERIC_PLAN): plans the normalized text pg_stat_statements keeps ($1, $2 ...)
- * without values. Null when the statement cannot be planned that way.
+ * EXPLAIN (GENERIC_PLAN) of the normalized text pg_stat_statements keeps ($1, $2 ...), without
+ * values, through the analyzer's side-effect-free planning (read only, short timeouts, rolled
+ * back, session reset; only statements whose functions are PostgreSQL's own). Null when the
+ * statement cannot, or may not, be planned. On a given lease (HypoPG's hypothetical indexes live
+ * in one backend) or on a connection of `runner`.
  */
 export async function explain(runner: Pool | Lease, query: string): Promise<PlanSummary | null> {
+  const facts = await planningFacts(query);
+  if (!('options' in facts)) return null;
+  const options = { ...facts.options, generic: true, timeoutMs: OPTIMIZER_PLAN_TIMEOUT_MS };
+  if (!('acquire' in runner))
+    return (await planSafely(runner, query, options).catch(() => null))?.plan ?? null;
+  let lease: Lease;
   try {
-    const { rows } = await runner.query(explainGeneric(query));
-    const root = ((rows[0]?.['QUERY PLAN'] as { Plan: PlanNode }[] | undefined) ?? [])[0]?.Plan;
-    return root ? summarize(root) : null;
+    lease = await runner.acquire();
   } catch {
     return null;
   }
-}
-
-export function summarize(root: PlanNode): PlanSummary {
-  const summary: PlanSummary = {
-    totalCost: Number(root['Total Cost']),
-    rows: Number(root['Plan Rows']),
-    seqScans: [],
-    indexesUsed: [],
-  };
-  const visit = (node: PlanNode) => {
-    const type = node['Node Type'];
-    if (type === 'Seq Scan') {
-      summary.seqScans.push({
-        schema: (node.Schema as string | undefined) ?? null,
-        table: node['Relation Name'] as string,
-        cost: Number(node['Total Cost']),
-        rows: Number(node['Plan Rows']),
-        filter: (node.Filter as string | undefined) ?? null,
-      });
-    }
-    if (typeof node['Index Name'] === 'string') summary.indexesUsed.push(node['Index Name']);
-    for (const child of node.Plans ?? []) visit(child);
-  };
-  visit(root);
-  return summary;
+  try {
+    return (await planSafely(lease, query, options)).plan;
+  } catch {
+    lease.markBroken();
+    return null;
+  } finally {
+    lease.release();
+  }
 }

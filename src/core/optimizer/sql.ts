@@ -82,10 +82,6 @@ SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg') AS installed
 export const HYPOPG_CREATE = `SELECT indexrelid FROM hypopg_create_index($1)`;
 export const HYPOPG_RESET = `SELECT hypopg_reset()`;
 
-export function explainGeneric(query: string): string {
-  return `EXPLAIN (GENERIC_PLAN, VERBOSE, FORMAT JSON) ${query}`;
-}
-
 export const SETTING_VALUE = `${OWN_MARK}
 SELECT name, setting, unit, context, pending_restart FROM pg_settings WHERE name = $1`;
 

@@ -65,7 +65,7 @@ export function pgbouncerOptimization(content: string, poolSize: PoolSizeAdvice 
     rationale:
       'A generated pgbouncer.ini with transaction pooling, sized like this pool' +
       (poolSize ? ` (${poolSize.default} server connections per database, ${poolSize.row})` : '') +
-      ', for applications that cannot go through poolpilot. Nothing is applied: download the text.',
+      ', for applications that cannot go through poolpilot. Nothing is applied: the file is in `artifact` (`poolpilot optimize --show ID --output pgbouncer.ini` saves it).',
     risk: 'LOW',
     statements: [],
     actionSummary: 'Returns pgbouncer.ini as text; changes nothing.',

@@ -17,6 +17,8 @@ export interface ClusterState {
 
 export interface ClusterOptions {
   pool: PoolOptions;
+  /** The control-plane pool of every target. */
+  adminPool: PoolOptions;
   health: HealthOptions;
 }
 
@@ -27,8 +29,8 @@ export class Cluster {
   readonly health: HealthMonitor;
 
   constructor(primary: TargetSpec, replicas: TargetSpec[], options: ClusterOptions, log: Logger) {
-    this.primary = new Target(primary, options.pool);
-    this.replicas = replicas.map((spec) => new Target(spec, options.pool));
+    this.primary = new Target(primary, options.pool, options.adminPool);
+    this.replicas = replicas.map((spec) => new Target(spec, options.pool, options.adminPool));
     this.health = new HealthMonitor(this.targets, options.health, log.child({ component: 'health' }));
   }
 
@@ -51,7 +53,7 @@ export class Cluster {
     return this.replicas.every((r) => r.isUp) ? 'ok' : 'degraded';
   }
 
-  /** Resizes every pool live. */
+  /** Resizes every data pool live (the control-plane pools keep their size). */
   resize(min: number, max: number): void {
     for (const target of this.targets) target.pool.resize(min, max);
   }
@@ -63,7 +65,7 @@ export class Cluster {
 
   async close(graceMs?: number): Promise<void> {
     await this.health.stop();
-    await Promise.all(this.targets.map((t) => t.pool.end(graceMs)));
+    await Promise.all(this.targets.flatMap((t) => [t.pool.end(graceMs), t.admin.end(graceMs)]));
   }
 
   #totals(targets: TargetState[]): PoolTotals {

@@ -42,9 +42,11 @@ export class HealthMonitor {
     this.#options = options;
     this.#log = log;
     for (const target of targets) {
-      target.pool.onConnectError = (error) => {
-        if (isConnectionError(error)) this.#fail(target, error.message);
-      };
+      for (const pool of [target.pool, target.admin]) {
+        pool.onConnectError = (error) => {
+          if (isConnectionError(error)) this.#fail(target, error.message);
+        };
+      }
     }
   }
 
@@ -129,6 +131,7 @@ export class HealthMonitor {
     if (target.health.status !== 'up') {
       this.#transition(target, 'up', null);
       target.pool.markAvailable();
+      target.admin.markAvailable();
     }
   }
 
@@ -137,6 +140,7 @@ export class HealthMonitor {
     const wasDown = target.health.status === 'down';
     target.health.reason = reason;
     target.pool.markUnavailable(reason);
+    target.admin.markUnavailable(reason);
     if (!wasDown) {
       this.#transition(target, 'down', reason);
       // Failure reported by the pool between checks: start the back-off now rather than at the
@@ -162,7 +166,8 @@ export class HealthMonitor {
     const existing = this.#clients.get(target);
     if (existing) return existing;
     const client = new pg.Client({
-      ...target.spec.connection,
+      // The control-plane role: replication figures need pg_monitor (or superuser).
+      ...target.spec.admin,
       application_name: HEALTH_APPLICATION_NAME,
       connectionTimeoutMillis: this.#options.connectionTimeoutMs,
       query_timeout: this.#options.connectionTimeoutMs,

@@ -19,3 +19,6 @@ SELECT pg_is_in_recovery() AS in_recovery,
          WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
          ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000
        END AS lag_ms`;
+
+/** What the data role may do beyond its own tables (start-up warns about a superuser). */
+export const DATA_ROLE_ATTRIBUTES = `${OWN_MARK} SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = $1`;

@@ -1,22 +1,21 @@
 import type pg from 'pg';
+import type { TargetEndpoint } from '../../shared/settings.js';
 import { Pool, type PoolOptions, type PoolState } from './pool.js';
+
+export type { TargetEndpoint };
 
 export type TargetRole = 'primary' | 'replica';
 export type TargetStatus = 'up' | 'down' | 'unknown';
 
-/** Where a target lives, without its password: safe to log and show. */
-export interface TargetEndpoint {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-}
-
 export interface TargetSpec {
   name: string;
   role: TargetRole;
+  /** The data role: callers' statements, and the analyzer's planning of them. */
   connection: pg.ClientConfig;
   endpoint: TargetEndpoint;
+  /** The control-plane role: statistics, optimizations, health checks, the audit trail. */
+  admin: pg.ClientConfig;
+  adminEndpoint: TargetEndpoint;
 }
 
 export interface ReplicationState {
@@ -52,10 +51,16 @@ export interface TargetState {
   pool: PoolState;
 }
 
-/** One PostgreSQL server poolpilot sends work to: its pool plus what health checking knows of it. */
+/**
+ * One PostgreSQL server poolpilot sends work to: its data pool, a small control-plane pool, and
+ * what health checking knows of it.
+ */
 export class Target {
   readonly spec: TargetSpec;
+  /** Callers' work, as the data role. Its figures are the target's load. */
   readonly pool: Pool;
+  /** poolpilot's own work, as the admin role; kept apart so it never counts as (or waits for) callers' load. */
+  readonly admin: Pool;
   health: TargetHealth = {
     status: 'unknown',
     reason: null,
@@ -69,9 +74,11 @@ export class Target {
   walLsn: string | null = null;
   replication: ReplicationState | null = null;
 
-  constructor(spec: TargetSpec, options: PoolOptions) {
+  constructor(spec: TargetSpec, options: PoolOptions, adminOptions: PoolOptions) {
     this.spec = spec;
     this.pool = new Pool(spec.name, spec.connection, options);
+    // Named for the target too: its errors and samples are about that server.
+    this.admin = new Pool(spec.name, spec.admin, adminOptions);
   }
 
   get name(): string {

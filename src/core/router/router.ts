@@ -33,11 +33,12 @@ export class Router {
   }
 
   decide(analysis: Analysis): Route {
-    const queued = analysis.route === 'COMPLEX' && !analysis.writes;
+    const queued = analysis.route === 'COMPLEX' && analysis.writes === false;
     const primary = (reason: string): Route => ({ class: analysis.route, target: 'primary', queued, reason });
     if (analysis.parseError)
       return { ...primary('did not parse: the primary reports the error'), queued: false };
-    if (analysis.writes) return { ...primary(analysis.writeReasons[0] ?? 'writes'), queued: false };
+    // Unknown (null) is a write: only a statement known not to write may leave the primary.
+    if (analysis.writes !== false) return { ...primary(analysis.writeReasons[0] ?? 'writes'), queued: false };
     if (analysis.forcedPrimary) return primary('/* poolpilot:primary */ asks for the primary');
     if (analysis.route === 'FAST') return primary('fast read');
     return this.#replicaOrPrimary(analysis, queued);

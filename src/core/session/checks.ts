@@ -24,8 +24,37 @@ export function checkMaxRows(maxRows: number | undefined | null, limit: number):
   return maxRows;
 }
 
+/**
+ * PostgreSQL's protocol ends strings at a NUL byte while the server refuses the whole message, so
+ * a NUL in a text parameter is the caller's mistake, not a database failure. Checked in arrays
+ * too. (A NUL in the SQL is refused earlier, by the analyzer, whose
+ * parser would otherwise judge only the text before it.)
+ */
+export function checkNulBytes(params: readonly unknown[]): void {
+  params.forEach((param, i) => {
+    if (containsNul(param)) {
+      throw new PoolpilotError(
+        ErrorCode.BadUserInput,
+        `parameter $${i + 1} contains a NUL byte; PostgreSQL does not accept NUL in text (send binary data as a bytea literal such as '\\x00')`,
+        { details: { parameter: i + 1 } },
+      );
+    }
+  });
+}
+
+/** Strings and arrays (sent as array literals) carry raw text; objects go as JSON, NUL escaped. */
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (!Array.isArray(value) || depth > 64) return false;
+  return value.some((v) => containsNul(v, depth + 1));
+}
+
 /** What executeQuery/executeTransaction refuse before anything is sent. */
 export function checkStatement(analysis: Analysis, params: unknown[], operation: string): void {
+  checkNulBytes(params);
+  // Every check below needs the parse: a statement the analyzer could not judge is never exempt.
+  if (!analysis.judged)
+    throw new PoolpilotError(ErrorCode.BadUserInput, analysis.note ?? 'the statement could not be judged');
   if (analysis.parseError) return; // the primary reports the syntax error with its SQLSTATE and position
   if (analysis.statementCount > 1) {
     throw new PoolpilotError(

@@ -135,17 +135,20 @@ export async function readActivity(pool: Pool, ownApplicationName: string): Prom
   return result.rows as unknown as ActivityRow[];
 }
 
-/** Samples `pg_stat_activity` on the primary with one query per call. */
+/**
+ * Samples `pg_stat_activity` on `target` through `read` (one query, shared by the samplers of
+ * every interval while it runs).
+ */
 export function connectionStatesTaker(
   intervalMs: number,
-  primary: Pool,
-  ownApplicationName: string,
+  target: string,
+  read: () => Promise<ActivityRow[]>,
 ): () => Promise<ConnectionStatesSample> {
   let seq = 0;
   return async () => {
-    const head = { at: new Date(), seq: ++seq, intervalMs, target: primary.name };
+    const head = { at: new Date(), seq: ++seq, intervalMs, target };
     try {
-      return { ...head, ...summarizeActivity(await readActivity(primary, ownApplicationName)), error: null };
+      return { ...head, ...summarizeActivity(await read()), error: null };
     } catch (error) {
       return { ...head, ...summarizeActivity([]), error: (error as Error).message };
     }

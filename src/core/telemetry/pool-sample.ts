@@ -1,3 +1,4 @@
+import type { ClientSummary } from '../clients/index.js';
 import type { ClusterState, PoolState, PoolTotals, ServiceStatus, TargetRole } from '../pool/index.js';
 
 /** The complex-query queue's figures a pool sample carries. */
@@ -42,6 +43,8 @@ export interface PoolSample {
   targets: PoolTargetSample[];
   /** null when the service has no complex-query queue. */
   queue: QueueFigures | null;
+  /** Wire-front clients by state; null when the service counts none. */
+  clients: ClientSummary | null;
 }
 
 type Figures = PoolState | PoolTotals;
@@ -78,6 +81,7 @@ export function poolSampleTaker(
   intervalMs: number,
   clusterState: () => ClusterState,
   queueState: () => QueueFigures | null,
+  clientState: () => ClientSummary | null = () => null,
 ): () => Promise<PoolSample> {
   let previous: Previous | null = null;
   let seq = 0;
@@ -99,6 +103,7 @@ export function poolSampleTaker(
         ...figures(t.pool, previous?.targets.get(t.name), elapsedMs),
       })),
       queue: queueState(),
+      clients: clientState(),
     };
     previous = {
       atMs,

@@ -5,23 +5,36 @@ export interface IntervalLimits {
   minMs: number;
   maxMs: number;
   defaultMs: number;
+  /**
+   * The intervals samplers run at, ascending: a requested interval is rounded up to the next one.
+   * Without steps an interval is only clamped to minMs..maxMs.
+   */
+  stepsMs?: readonly number[];
 }
 
-/** Faster than 250 ms is noise for a dashboard and load for the server; slower than a minute is not live. */
+/**
+ * Faster than 250 ms is noise for a dashboard and load for the server; slower than a minute is
+ * not live. Eight steps bound the samplers to eight per stream whatever intervals are asked for
+ * (one client asking for 1,500 distinct intervals used to get 1,500 samplers).
+ */
 export const INTERVAL_LIMITS: Readonly<IntervalLimits> = Object.freeze({
   minMs: 250,
   maxMs: 60_000,
   defaultMs: 1_000,
+  stepsMs: Object.freeze([250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000]),
 });
 
+/** The interval a sampler runs at for `requested`: clamped, then rounded up to a step (never faster than asked). */
 export function clampInterval(requested: number | null | undefined, limits: IntervalLimits): number {
   if (requested === null || requested === undefined || !Number.isFinite(requested)) return limits.defaultMs;
-  return Math.round(Math.min(limits.maxMs, Math.max(limits.minMs, requested)));
+  const clamped = Math.round(Math.min(limits.maxMs, Math.max(limits.minMs, requested)));
+  if (!limits.stepsMs?.length) return clamped;
+  return limits.stepsMs.find((step) => step >= clamped) ?? limits.stepsMs.at(-1)!;
 }
 
 /**
- * Hands out subscriptions to shared samplers: one sampler per (stream, interval), created for
- * the first subscriber and dropped when its last subscriber leaves.
+ * Hands out subscriptions to shared samplers: one sampler per (stream, interval step), created
+ * for the first subscriber and dropped when its last subscriber leaves.
  */
 export class SamplerRegistry {
   readonly limits: Readonly<IntervalLimits>;
@@ -31,11 +44,11 @@ export class SamplerRegistry {
 
   constructor(log: Logger, limits: IntervalLimits = INTERVAL_LIMITS) {
     this.#log = log;
-    this.limits = Object.freeze({ ...limits });
+    this.limits = Object.freeze({ ...limits, ...(limits.stepsMs ? { stepsMs: [...limits.stepsMs] } : {}) });
   }
 
   /**
-   * Subscribes to `stream` at the clamped interval. `create` builds the sampling function for a
+   * Subscribes to `stream` at the effective interval (clamped, rounded up to a step). `create` builds the sampling function for a
    * new sampler only, so any state it keeps (previous counters for rates) is per sampler.
    */
   subscribe<T>(

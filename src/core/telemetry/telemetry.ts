@@ -1,6 +1,12 @@
+import type { ClientSummary } from '../clients/index.js';
 import type { Logger } from '../logger.js';
 import type { Cluster } from '../pool/index.js';
-import { type ConnectionStatesSample, connectionStatesTaker } from './connection-states.js';
+import {
+  type ActivityRow,
+  type ConnectionStatesSample,
+  connectionStatesTaker,
+  readActivity,
+} from './connection-states.js';
 import { cgroupProbe } from './cpu/cgroup-source.js';
 import { type CpuSample, CpuSources, cpuSampleTaker } from './cpu/cpu-sample.js';
 import { dockerProbe } from './cpu/docker-source.js';
@@ -10,6 +16,7 @@ import type { CpuSourceProbe } from './cpu/source.js';
 import { type PoolSample, poolSampleTaker, type QueueFigures } from './pool-sample.js';
 import { type IntervalLimits, SamplerRegistry } from './registry.js';
 import type { SamplerInfo, SampleStream } from './sampler.js';
+import { singleFlight } from './single-flight.js';
 import { SERVER_PROCESS_SQL } from './sql.js';
 
 export interface TelemetryOptions {
@@ -20,6 +27,8 @@ export interface TelemetryOptions {
   dbContainer: string | null;
   /** The complex-query queue's figures, when there is a queue. */
   queueState?: () => QueueFigures | null;
+  /** Wire-front clients by state, read at sample time. */
+  clientState?: () => ClientSummary | null;
   log: Logger;
   limits?: IntervalLimits;
   dockerSocket?: string;
@@ -33,19 +42,24 @@ export type TelemetryStream = 'poolUtilization' | 'containerCpu' | 'connectionSt
 
 /**
  * Live samples of the pools, the PostgreSQL server's CPU and its sessions. Every stream is
- * sampled once per interval however many subscribe to it.
+ * sampled once per interval however many subscribe to it, at one of eight intervals, and holds
+ * at most one pooled connection at a time (the pool stream queries nothing).
  */
 export class Telemetry {
   readonly registry: SamplerRegistry;
   readonly cpuSources: CpuSources;
   readonly #options: TelemetryOptions;
+  readonly #readActivity: () => Promise<ActivityRow[]>;
 
   constructor(options: TelemetryOptions) {
     this.#options = options;
+    this.#readActivity = singleFlight(() =>
+      readActivity(options.cluster.primary.admin, options.applicationName),
+    );
     this.registry = new SamplerRegistry(options.log, options.limits);
-    const primary = options.cluster.primary.pool;
+    const admin = options.cluster.primary.admin;
     const locator = new ServerProcessLocator(async () => {
-      const { rows } = await primary.query(SERVER_PROCESS_SQL);
+      const { rows } = await admin.query(SERVER_PROCESS_SQL);
       const row = rows[0] as { pid: number; started_ms: number };
       return { pid: row.pid, startedMs: row.started_ms };
     }, options.procRoot);
@@ -59,12 +73,13 @@ export class Telemetry {
   }
 
   poolUtilization(intervalMs?: number | null): SampleStream<PoolSample> {
-    const { cluster, queueState } = this.#options;
+    const { cluster, queueState, clientState } = this.#options;
     return this.registry.subscribe('poolUtilization', intervalMs, (ms) =>
       poolSampleTaker(
         ms,
         () => cluster.state(),
         () => queueState?.() ?? null,
+        () => clientState?.() ?? null,
       ),
     );
   }
@@ -74,9 +89,9 @@ export class Telemetry {
   }
 
   connectionStates(intervalMs?: number | null): SampleStream<ConnectionStatesSample> {
-    const { cluster, applicationName } = this.#options;
+    const primary = this.#options.cluster.primary.pool;
     return this.registry.subscribe('connectionStates', intervalMs, (ms) =>
-      connectionStatesTaker(ms, cluster.primary.pool, applicationName),
+      connectionStatesTaker(ms, primary.name, this.#readActivity),
     );
   }
 

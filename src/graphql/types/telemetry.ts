@@ -8,18 +8,46 @@ import './telemetry/pool-sample.js';
  * Live telemetry: three subscriptions (one file each under ./telemetry) sharing one sampler per
  * stream and interval, and a query showing which samplers run.
  */
+const TelemetrySubscriptionEnum = builder.enumType('TelemetrySubscription', {
+  description: 'The Subscription field a sampler feeds.',
+  values: {
+    POOL_UTILIZATION: { value: 'poolUtilization', description: 'Subscription.poolUtilization.' },
+    CONTAINER_CPU: { value: 'containerCpu', description: 'Subscription.containerCpu.' },
+    CONNECTION_STATES: { value: 'connectionStates', description: 'Subscription.connectionStates.' },
+  } as const,
+});
+
 const SamplerRef = builder.objectRef<SamplerInfo>('TelemetrySampler').implement({
   description: 'A running sampler: one per stream and interval, shared by all its subscribers.',
   fields: (t) => ({
-    stream: t.exposeString('stream'),
-    intervalMs: t.exposeInt('intervalMs'),
-    subscribers: t.exposeInt('subscribers'),
-    samplesTaken: t.exposeInt('samplesTaken', { description: 'Samples taken since the sampler started.' }),
-    delivered: t.exposeInt('delivered', { description: 'Samples handed to the current subscribers.' }),
-    superseded: t.exposeInt('superseded', {
-      description: 'Samples a slow subscriber never saw because a newer one replaced them.',
+    subscription: t.field({
+      type: TelemetrySubscriptionEnum,
+      description: 'The subscription it feeds.',
+      resolve: (s) => s.stream as 'poolUtilization' | 'containerCpu' | 'connectionStates',
     }),
-    startedAt: t.field({ type: 'DateTime', resolve: (s) => s.startedAt }),
+    stream: t.exposeString('stream', {
+      description: 'The subscription it feeds, as its field name (poolUtilization, ...).',
+      deprecationReason: 'Use subscription, the same as an enum.',
+    }),
+    intervalMs: t.exposeInt('intervalMs', { description: 'Milliseconds between samples.' }),
+    subscribers: t.exposeInt('subscribers', { description: 'Subscriptions it serves now.' }),
+    samplesTaken: t.exposeInt('samplesTaken', { description: 'Samples taken since the sampler started.' }),
+    delivered: t.field({
+      type: 'SafeInt',
+      description:
+        'Samples handed to the current subscribers (SafeInt: samples × subscribers can pass 2^31).',
+      resolve: (s) => s.delivered,
+    }),
+    superseded: t.field({
+      type: 'SafeInt',
+      description: 'Samples a slow subscriber never saw because a newer one replaced them.',
+      resolve: (s) => s.superseded,
+    }),
+    startedAt: t.field({
+      type: 'DateTime',
+      description: 'When its first subscriber came.',
+      resolve: (s) => s.startedAt,
+    }),
   }),
 });
 

@@ -1,4 +1,5 @@
 import { availableParallelism, loadavg } from 'node:os';
+import { singleFlight } from '../single-flight.js';
 import type { CpuReading, CpuSource, CpuSourceKind, CpuSourceProbe } from './source.js';
 
 export interface CpuSample {
@@ -39,12 +40,14 @@ export class CpuSources {
   readonly #probes: CpuSourceProbe[];
   #current: { source: CpuSource; skipped: string[] } | null = null;
   #none: { reasons: string[]; at: number } | null = null;
+  /** Samplers of several intervals reading at once share one reading (and one Docker call or query). */
+  readonly read: () => Promise<SourcedReading | { reasons: string[] }> = singleFlight(() => this.#read());
 
   constructor(probes: CpuSourceProbe[]) {
     this.#probes = probes;
   }
 
-  async read(): Promise<SourcedReading | { reasons: string[] }> {
+  async #read(): Promise<SourcedReading | { reasons: string[] }> {
     const lost: string[] = [];
     if (this.#current) {
       try {

@@ -1,5 +1,6 @@
 import type { CpuSample } from '../../../core/telemetry/index.js';
 import { builder } from '../../builder.js';
+import { roundPercent } from '../../rounding.js';
 import { INTERVAL_ARG_DESCRIPTION } from './interval.js';
 
 const CpuSourceEnum = builder.enumType('CpuSource', {
@@ -18,10 +19,16 @@ const CpuSourceEnum = builder.enumType('CpuSource', {
 export const CpuSampleRef = builder.objectRef<CpuSample>('CpuSample').implement({
   description: "The PostgreSQL server's CPU (its container, cgroup or process tree) at one instant.",
   fields: (t) => ({
-    at: t.field({ type: 'DateTime', resolve: (s) => s.at }),
-    seq: t.exposeInt('seq'),
-    intervalMs: t.exposeInt('intervalMs'),
-    source: t.field({ type: CpuSourceEnum, resolve: (s) => s.source }),
+    at: t.field({ type: 'DateTime', description: 'When the sample was taken.', resolve: (s) => s.at }),
+    seq: t.exposeInt('seq', {
+      description: "The sample's number within its sampler; shared by all subscribers.",
+    }),
+    intervalMs: t.exposeInt('intervalMs', { description: 'The interval in effect (after clamping).' }),
+    source: t.field({
+      type: CpuSourceEnum,
+      description: 'Where the figures come from.',
+      resolve: (s) => s.source,
+    }),
     detail: t.exposeString('detail', {
       nullable: true,
       description: 'What was measured: container name, postmaster pid or cgroup path.',
@@ -29,18 +36,23 @@ export const CpuSampleRef = builder.objectRef<CpuSample>('CpuSample').implement(
     skipped: t.exposeStringList('skipped', {
       description: 'Why each source tried before this one could not be used (all of them for NONE).',
     }),
-    percentOfOneCore: t.exposeFloat('percentOfOneCore', {
+    percentOfOneCore: t.float({
       nullable: true,
-      description: '100 = one core fully busy (as docker stats and top show it).',
+      description:
+        '100 = one core fully busy (as docker stats and top show it), 2 decimals; null when unknown.',
+      resolve: (s) => roundPercent(s.percentOfOneCore),
     }),
-    percentOfAllCores: t.exposeFloat('percentOfAllCores', {
+    percentOfAllCores: t.float({
       nullable: true,
-      description: '0..100 of all cores available to the server.',
+      description: '0..100 of all cores available to the server, 2 decimals; null when unknown.',
+      resolve: (s) => roundPercent(s.percentOfAllCores),
     }),
     cores: t.exposeFloat('cores', { nullable: true, description: 'Cores available to the server.' }),
-    memoryBytes: t.exposeFloat('memoryBytes', {
+    memoryBytes: t.field({
+      type: 'SafeInt',
       nullable: true,
-      description: 'Memory used, without reclaimable page cache.',
+      description: 'Memory used, bytes, without reclaimable page cache; null when unknown.',
+      resolve: (s) => (s.memoryBytes === null ? null : Math.round(s.memoryBytes)),
     }),
     loadAverage: t.exposeFloatList('loadAverage', {
       description: '1, 5 and 15 minute load averages of the host poolpilot runs on.',

@@ -12,11 +12,21 @@ const FORBIDDEN = 4403;
 
 const pct = (v) => `${Math.round(v)}%`;
 const charts = {
-  utilization: new LiveChart(card('utilization'), { yRange: [0, 100], format: pct }),
-  waiting: new LiveChart(card('waiting'), { yRange: (_u, _min, max) => [0, Math.max(5, max)] }),
-  cpu: new LiveChart(card('cpu'), { yRange: (_u, _min, max) => [0, Math.max(100, max)], format: pct }),
+  utilization: new LiveChart(card('utilization'), { yRange: [0, 100], format: pct, unit: '% of max' }),
+  waiting: new LiveChart(card('waiting'), {
+    yRange: (_u, _min, max) => [0, Math.max(5, max)],
+    unit: 'clients',
+    integer: true,
+  }),
+  cpu: new LiveChart(card('cpu'), {
+    yRange: (_u, _min, max) => [0, Math.max(100, max)],
+    format: pct,
+    unit: '% of one core',
+  }),
   states: new LiveChart(card('states'), {
     stacked: true,
+    unit: 'sessions',
+    integer: true,
     yRange: (_u, _min, max) => [0, Math.max(5, max)],
     colors: {
       active: '#58a6ff',
@@ -26,7 +36,11 @@ const charts = {
       other: '#bc8cff',
     },
   }),
-  queue: new LiveChart(card('queue'), { yRange: (_u, _min, max) => [0, Math.max(5, max)] }),
+  queue: new LiveChart(card('queue'), {
+    yRange: (_u, _min, max) => [0, Math.max(5, max)],
+    unit: 'statements',
+    integer: true,
+  }),
 };
 
 const POOL = `subscription Pool($ms: Int) { poolUtilization(intervalMs: $ms) {
@@ -41,8 +55,10 @@ const STATES = `subscription States($ms: Int) { connectionStates(intervalMs: $ms
   at total active idle idleInTransaction idleInTransactionAborted fastpathFunctionCall disabled unknown
   waitingOnLocks oldestTransactionAgeMs oldestIdleInTransactionAgeMs error own { total }
 } }`;
-// Top statements by total time, not only those over the slow thresholds.
-const SLOW = '{ slowQueries(limit: 10, minCalls: 1, minMeanMs: 0) { query calls meanMs totalMs } }';
+// The slow ones by the server's own thresholds (SLOW_QUERY_MIN_CALLS, SLOW_QUERY_MIN_MEAN_MS),
+// by total time; the note under the title says what those thresholds are.
+const SLOW =
+  '{ slowQueries(limit: 10) { query calls meanMs totalMs } queryStatistics { minCalls minMeanMs } }';
 
 const seconds = (iso) => new Date(iso).getTime() / 1000;
 const fixed = (v, digits = 1) => (v === null || v === undefined ? '–' : Number(v).toFixed(digits));
@@ -135,15 +151,20 @@ function renderSlowQueries(result) {
     return;
   }
   const rows = result.data?.slowQueries ?? [];
+  const limits = result.data?.queryStatistics;
+  if (limits)
+    $('slow-note').textContent =
+      `≥ ${limits.minCalls} calls, mean ≥ ${limits.minMeanMs} ms · by total time · refreshed every 5 s`;
+  // Long statements (DDL, generated SQL) are clamped to a few lines; the full text is the tooltip.
   body.innerHTML = rows.length
     ? rows
         .map(
           (r) =>
-            `<tr><td><code>${escapeHtml(r.query)}</code></td><td>${r.calls}</td>` +
+            `<tr><td><code title="${escapeHtml(r.query)}">${escapeHtml(r.query)}</code></td><td>${r.calls}</td>` +
             `<td>${fixed(r.meanMs, 2)}</td><td>${fixed(r.totalMs, 0)}</td></tr>`,
         )
         .join('')
-    : '<tr><td colspan="4" class="muted">no statements recorded yet</td></tr>';
+    : '<tr><td colspan="4" class="muted">no slow statements yet</td></tr>';
 }
 
 let client = null;

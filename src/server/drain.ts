@@ -1,10 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { ErrorCode, type Poolpilot } from '../core/index.js';
-import type { Logger } from '../core/logger.js';
-import type { EmbeddedDatabase } from '../embedded/index.js';
-import type { App } from './app.js';
+import { ErrorCode } from '../core/index.js';
 
 /**
  * Graceful shutdown. The drain knows what is in flight: HTTP requests (whose responses must be
@@ -92,52 +89,4 @@ export function createDrain(): Drain {
       });
     },
   };
-}
-
-export interface ShutdownOptions {
-  app: App;
-  poolpilot: Poolpilot;
-  embedded: EmbeddedDatabase | null;
-  log: Logger;
-  graceMs: number;
-  signal: string;
-}
-
-/**
- * Stop accepting connections, let in-flight work finish (bounded by `graceMs`), close WebSocket
- * sockets with 1001 (which completes their subscriptions) and every remaining HTTP connection,
- * close the pools, then stop the embedded PostgreSQL. Returns true when nothing was cut off.
- */
-export async function shutdown({
-  app,
-  poolpilot,
-  embedded,
-  log,
-  graceMs,
-  signal,
-}: ShutdownOptions): Promise<boolean> {
-  const started = performance.now();
-  const { drain } = app;
-  log.info(
-    { signal, inFlight: drain.inFlight, graceMs },
-    'shutting down: no new connections, waiting for in-flight work',
-  );
-  drain.begin();
-  app.server.close();
-  app.server.closeIdleConnections();
-  const drained = await drain.idle(graceMs);
-  if (!drained)
-    log.warn({ inFlight: drain.inFlight, graceMs }, 'grace period over: cutting off work still running');
-  try {
-    await app.close();
-    // Anything still leased now is background work (health checks, samplers): a short grace.
-    await poolpilot.close(drained ? Math.min(5_000, graceMs) : 0);
-  } finally {
-    if (embedded) {
-      await embedded.stop();
-      log.info('embedded PostgreSQL stopped');
-    }
-  }
-  log.info({ drained, shutdownMs: Math.round(performance.now() - started) }, 'stopped');
-  return drained;
 }

@@ -4,7 +4,7 @@ import { appendFile, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { freePort, PostgresServer, serverUser } from '../../src/embedded/index.js';
+import { freePort, PostgresServer, serverUser } from '../src/embedded/index.js';
 
 /**
  * A real PostgreSQL 16 primary and, optionally, a streaming replica of it, from the binaries of
