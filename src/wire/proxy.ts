@@ -61,6 +61,12 @@ export class WireProxy implements ClientHandler {
 /** Messages waiting for a connection beyond which the client's socket is paused. */
 const BACKLOG_PAUSE = 256;
 
+interface Unit {
+  wrote: boolean;
+  tables: string[];
+  judging: Promise<void>[];
+}
+
 interface Pending {
   type: number;
   body: Buffer;
@@ -87,10 +93,11 @@ export class ProxySession implements ClientSession {
   #skipToSync = false;
   /** The last Parse of the unnamed statement, sent again when its Bind lands on another connection. */
   #unnamedParse: { sql: string; frame: Buffer } | null = null;
-  /** Bookkeeping of the unit of work under way: what it wrote, and analyses still being made. */
-  #wrote = false;
-  readonly #tables: string[] = [];
-  readonly #judging: Promise<void>[] = [];
+  /**
+   * Bookkeeping of the unit of work under way: what it wrote, and analyses still being made. A
+   * new object per unit, so an analysis that comes in late counts for its own unit.
+   */
+  #unit: Unit = { wrote: false, tables: [], judging: [] };
   #closed = false;
   /** The client's socket is paused because its backlog grew past BACKLOG_PAUSE. */
   #paused = false;
@@ -288,9 +295,8 @@ export class ProxySession implements ClientSession {
     this.#placement = placement;
     this.record.placed(placement.route.target);
     this.#requestSentAt = performance.now();
-    this.#wrote = false;
-    this.#tables.length = 0;
-    this.#record(analysis);
+    this.#unit = { wrote: false, tables: [], judging: [] };
+    this.#record(this.#unit, analysis);
     const channel = placement.lease.forward(this.#forwarder(placement));
     this.#channel = channel;
     const settings = this.#mode.settingsFor(placement.lease);
@@ -364,30 +370,35 @@ export class ProxySession implements ClientSession {
     this.#statements = 0;
     this.#bytesIn = 0;
     this.record.done();
-    const tables = [...this.#tables];
-    const judging = this.#judging.splice(0);
+    const unit = this.#unit;
     const finish = () => {
       this.#mode.finished(ok);
-      this.#session.finish(placement, { ok, wrote: this.#wrote, tables });
+      // Read once every analysis is in: the unit's last statements add their tables late.
+      this.#session.finish(placement, { ok, wrote: unit.wrote, tables: unit.tables });
     };
-    if (judging.length === 0) finish();
-    else void Promise.all(judging).then(finish);
+    if (unit.judging.length === 0) finish();
+    else void Promise.all(unit.judging).then(finish);
   }
 
   /** Keeps what a statement of the unit may have done, once its analysis is in. */
   #note(judged: Promise<Analysis | null>): void {
+    // The unit's lease, not whatever lease is held when the analysis comes in: the unit's
+    // connection goes back only after its analyses are in (see #finish), so the mark lands first.
+    const unit = this.#unit;
+    const lease = this.#placement?.lease;
     const done = judged.then((analysis) => {
-      this.#record(analysis);
+      this.#record(unit, analysis);
       if (analysis === null || analysis.sessionState || analysis.writes !== false || analysis.parseError)
-        this.#placement?.lease.markDirty();
+        lease?.markDirty();
     });
-    this.#judging.push(done);
+    unit.judging.push(done);
   }
 
-  #record(analysis: Analysis | null): void {
+  #record(unit: Unit, analysis: Analysis | null): void {
+    if (analysis?.features.statements.every((k) => WRITES_NO_TABLE.has(k))) return;
     if (analysis === null || analysis.writes !== false) {
-      this.#wrote = true;
-      if (analysis) this.#tables.push(...analysis.tables);
+      unit.wrote = true;
+      if (analysis) unit.tables.push(...analysis.tables);
     }
   }
 
@@ -402,6 +413,14 @@ export class ProxySession implements ClientSession {
     else this.#skipToSync = true;
   }
 }
+
+/**
+ * Statements the analyzer counts as writes (they must run on the primary, or change the
+ * session) that change no table: BEGIN/COMMIT/ROLLBACK and SET. A unit of work made only of
+ * these and reads is no write for read-your-writes; otherwise every read-only transaction would
+ * send every client's reads of every table to the primary until a replica caught up.
+ */
+const WRITES_NO_TABLE = new Set(['TRANSACTION', 'SET']);
 
 function cString(body: Buffer, offset: number): string {
   const end = body.indexOf(0, offset);

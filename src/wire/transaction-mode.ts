@@ -95,7 +95,9 @@ export class TransactionMode {
     for (const [name, value] of this.#startup) {
       const current = lease.parameter(PARAMETER_NAMES[name] ?? name);
       if (current !== undefined && sameValue(name, current, value)) continue;
-      statements.push(`SET ${quoteIdentifier(name)} TO ${quoteLiteral(value)}`);
+      // set_config takes the value as the startup packet gives it: `SET search_path TO 'a,b'`
+      // would name one schema "a,b", where `-c search_path=a,b` means two.
+      statements.push(`SELECT pg_catalog.set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, false)`);
     }
     for (const sql of this.#settings.values()) statements.push(sql.trim().replace(/;+\s*$/, ''));
     if (statements.length === 0) return null;
@@ -155,10 +157,6 @@ function parseOptions(options: string): [string, string][] {
     if (eq > 0) out.push([word.slice(0, eq).replace(/-/g, '_'), word.slice(eq + 1)]);
   }
   return out;
-}
-
-function quoteIdentifier(name: string): string {
-  return /^[a-z_][a-z0-9_.]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
 function quoteLiteral(value: string): string {

@@ -440,7 +440,11 @@ export class ServerConnection {
       const total = chunk.readInt32BE(at + 1) + 1;
       if (total < HEADER) throw new Error(`malformed server message: length ${total - 1}`);
       if (at + total > end) {
-        if (total <= SMALL || this.#swallowExchanges > 0) {
+        // Rows and copy data pass through whatever their size: holding a row split across reads
+        // would copy every read (a chunk rarely ends on a row boundary), doubling what a large
+        // result allocates. Only messages whose body is read (or dropped) are held whole.
+        const passes = type === Msg.DataRow || type === Msg.CopyData;
+        if ((total <= SMALL && !passes) || this.#swallowExchanges > 0) {
           send(at);
           this.#held = Buffer.from(chunk.subarray(at));
           from = at = end;

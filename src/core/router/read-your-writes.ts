@@ -59,6 +59,14 @@ export class ReadYourWrites {
     return null;
   }
 
+  /**
+   * The tables with a write still inside the window ('*' for unknown ones): what a read-only
+   * transaction, whose statements are not known when it is placed, may read.
+   */
+  recentTables(): string[] {
+    return [...this.#written.keys()];
+  }
+
   get size(): number {
     return this.#written.size;
   }

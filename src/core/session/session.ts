@@ -203,7 +203,14 @@ export class Session {
         };
       if (analysis.transactionControl)
         return readOnlyBegin(analysis, sql)
-          ? this.#d.router.decide({ ...analysis, transactionControl: false, writes: false, route: 'MEDIUM' })
+          ? this.#d.router.decide({
+              ...analysis,
+              transactionControl: false,
+              writes: false,
+              route: 'MEDIUM',
+              // Its reads are not known yet: only a replica with every recent write may serve it.
+              tables: this.#d.freshness.recentTables(),
+            })
           : { class: analysis.route, target: 'primary', queued: false, reason: 'a transaction: the primary' };
       return this.#d.router.decide(analysis);
     };
@@ -243,6 +250,9 @@ export class Session {
     placement.lease.release();
     if (outcome.wrote && this.#d.cluster.replicas.length > 0) {
       const tables = outcome.tables;
+      // The client already has its ReadyForQuery and may read at once, before the WAL position
+      // comes back: until it does, the write counts as not replayed anywhere (reads on the primary).
+      this.#d.freshness.record(tables, null);
       void this.#d.walPosition.after().then((lsn) => this.#d.freshness.record(tables, lsn));
     }
   }
