@@ -141,18 +141,18 @@ export class ClientRegistry {
   traffic(target: string): TrafficCounters {
     let counters = this.#traffic.get(target);
     if (!counters) {
-      counters = {
-        transactions: 0,
-        statements: 0,
-        transactionTimeUs: 0,
-        statementTimeUs: 0,
-        waitTimeUs: 0,
-        bytesReceived: 0,
-        bytesSent: 0,
-      };
+      counters = zeroTraffic();
       this.#traffic.set(target, counters);
     }
     return counters;
+  }
+
+  /** Every target's counters added up. */
+  totalTraffic(): TrafficCounters {
+    const total = zeroTraffic();
+    for (const c of this.#traffic.values())
+      for (const key of Object.keys(total) as (keyof TrafficCounters)[]) total[key] += c[key];
+    return total;
   }
 
   /** A front says whether and where it listens. */
@@ -189,4 +189,16 @@ export class ClientRegistry {
     }
     return s;
   }
+}
+
+function zeroTraffic(): TrafficCounters {
+  return {
+    transactions: 0,
+    statements: 0,
+    transactionTimeUs: 0,
+    statementTimeUs: 0,
+    waitTimeUs: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+  };
 }

@@ -128,19 +128,3 @@ builder.queryField('fronts', (t) =>
     resolve: (_root, _args, ctx) => ctx.poolpilot.clients.fronts(),
   }),
 );
-
-/** The sum of every target's counters. */
-export function totalTraffic(all: Iterable<TrafficCounters>): TrafficCounters {
-  const total: TrafficCounters = {
-    transactions: 0,
-    statements: 0,
-    transactionTimeUs: 0,
-    statementTimeUs: 0,
-    waitTimeUs: 0,
-    bytesReceived: 0,
-    bytesSent: 0,
-  };
-  for (const c of all)
-    for (const key of Object.keys(total) as (keyof TrafficCounters)[]) total[key] += c[key];
-  return total;
-}

@@ -2,7 +2,7 @@ import { ErrorCode, PoolpilotError } from '../../core/index.js';
 import type { ClusterState, PoolState, PoolTotals, TargetState } from '../../core/pool/index.js';
 import { builder } from '../builder.js';
 import { roundMs, roundPercent } from '../rounding.js';
-import { ClientSummaryRef, TrafficRef, totalTraffic } from './clients.js';
+import { ClientSummaryRef, TrafficRef } from './clients.js';
 import { ReplicationRef, ServiceStatusEnum, TargetRoleEnum, TargetStatusEnum } from './health.js';
 import { LatencyRef } from './latency.js';
 
@@ -146,7 +146,7 @@ export const PoolStatsRef = builder.objectRef<PoolStatsView>('PoolStats').implem
     traffic: t.field({
       type: TrafficRef,
       description: "Wire-front traffic to every target, in PgBouncer's SHOW STATS terms.",
-      resolve: (_s, _a, ctx) => totalTraffic(ctx.poolpilot.clients.allTraffic().values()),
+      resolve: (_s, _a, ctx) => ctx.poolpilot.clients.totalTraffic(),
     }),
     status: t.field({
       type: ServiceStatusEnum,
