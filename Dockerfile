@@ -30,7 +30,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 USER poolpilot
-EXPOSE 3338
+EXPOSE 3338 6432
 # /health answers 503 when the primary is unreachable, which fails the check.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3338)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -3,6 +3,7 @@ import type { ServiceInfo } from '../../core/index.js';
 import type { TargetState } from '../../core/pool/index.js';
 import { builder } from '../builder.js';
 import { roundMs } from '../rounding.js';
+import { FrontRef } from './clients.js';
 import { TargetRoleEnum, TargetStatusEnum } from './health.js';
 import { ServiceConfigurationRef } from './info-configuration.js';
 
@@ -56,6 +57,12 @@ const ServiceInfoRef = builder.objectRef<ServiceInfo>('ServiceInfo').implement({
       type: [TargetInfoRef],
       description: 'The primary first, then each replica.',
       resolve: (_i, _a, ctx): TargetState[] => ctx.poolpilot.poolState().targets,
+    }),
+    fronts: t.field({
+      type: [FrontRef],
+      description:
+        'The fronts that accept database clients (the PostgreSQL wire front) and where they listen.',
+      resolve: (_i, _a, ctx) => ctx.poolpilot.clients.fronts(),
     }),
     configuration: t.field({
       type: ServiceConfigurationRef,
