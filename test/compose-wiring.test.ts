@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../src/config/index.js';
+import { createVerifier, formatVerifier } from '../src/wire/scram-verifier.js';
 
 /**
  * No Docker engine runs the stack here, so the wiring is checked statically: services, their
@@ -93,6 +94,7 @@ describe('docker-compose.yml', () => {
       APP_DB_PASSWORD: 'tea',
       REPLICATION_PASSWORD: 'decaf',
       API_TOKENS: 'admin:0123456789abcdef0123',
+      WIRE_USERS: `app:${formatVerifier(createVerifier('tea'))}`,
     };
     const resolved = Object.fromEntries(
       Object.entries(env).map(([k, v]) => [k, interpolate(String(v), given)]),
@@ -112,6 +114,13 @@ describe('docker-compose.yml', () => {
     expect(compose.configs['primary-init'].content).toMatch(/ALTER DATABASE app OWNER TO app/);
     expect(config).toMatchObject({ host: '0.0.0.0', port: 3338, logLevel: 'info' });
     expect(config.tokens).toHaveLength(1);
+    // The wire front is published beyond loopback, so compose requires its SCRAM users.
+    expect(config.wire).toMatchObject({ port: 6432, host: '0.0.0.0' });
+    expect(config.wire.users.map((u) => u.name)).toEqual(['app']);
+    expect(compose.services.poolpilot.ports).toContain('6432:6432');
+    expect(() => interpolate(env.WIRE_USERS!, { ...given, WIRE_USERS: '' })).toThrow(
+      /WIRE_USERS is required/,
+    );
     // Listening on 0.0.0.0 is refused without tokens, and compose refuses to start without them.
     expect(() => interpolate(env.API_TOKENS!, { ...given, API_TOKENS: '' })).toThrow(
       /API_TOKENS is required/,
@@ -141,7 +150,7 @@ describe('Dockerfile', () => {
   });
 
   it('exposes 3338 and checks /health', () => {
-    expect(runtime).toMatch(/^EXPOSE 3338$/m);
+    expect(runtime).toMatch(/^EXPOSE 3338 6432$/m);
     expect(runtime).toMatch(/^HEALTHCHECK [\s\S]*\/health/m);
     expect(readFileSync('.dockerignore', 'utf8').split('\n')).toEqual(
       expect.arrayContaining(['node_modules', '.data', '.git']),
