@@ -196,11 +196,27 @@ export class ServerConnection {
     this.parametersChanged = false;
   }
 
-  /** Sends raw bytes (login replies, a forwarded client's messages). */
+  /**
+   * Sends raw bytes (login replies, a forwarded client's messages). Writes made in the same turn
+   * of the event loop leave in one system call: a client's Parse, Bind, Describe, Execute and Sync
+   * usually arrive together and are passed on one by one.
+   */
   write(bytes: Buffer): boolean {
-    if (!this.#socket || this.#closed) return false;
-    return this.#socket.write(bytes);
+    const socket = this.#socket;
+    if (!socket || this.#closed) return false;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    return socket.write(bytes);
   }
+
+  #corked = false;
+  readonly #uncork = () => {
+    this.#corked = false;
+    this.#socket?.uncork();
+  };
 
   /**
    * One statement for the core. With `values` (even none) the extended protocol, which refuses
