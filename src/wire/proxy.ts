@@ -52,7 +52,7 @@ export class WireProxy implements ClientHandler {
     this.#sessions.get(client)?.cancel();
   }
 
-  /** Connected clients and what each is doing, for the control plane. */
+  /** Connected clients' sessions and what each is doing. */
   sessions(): IterableIterator<ProxySession> {
     return this.#sessions.values();
   }
@@ -349,7 +349,10 @@ export class ProxySession implements ClientSession {
     this.#outstanding = Math.max(0, this.#outstanding - 1);
     const now = performance.now();
     if (this.#requestSentAt !== null) {
-      this.#registry.traffic(placement.route.target).statementTimeUs += (now - this.#requestSentAt) * 1000;
+      const durationMs = now - this.#requestSentAt;
+      this.#registry.traffic(placement.route.target).statementTimeUs += durationMs * 1000;
+      // The pool's statement count and latency include what wire clients run.
+      placement.lease.record({ text: '', durationMs, error: undefined, rows: 0 });
       this.#requestSentAt = this.#outstanding > 0 ? now : null;
     }
     if (this.#outstanding > 0 || status !== 'I') return;

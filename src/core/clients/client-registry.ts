@@ -174,10 +174,6 @@ export class ClientRegistry {
     return [...this.#clients.values()].map((c) => c.snapshot(now));
   }
 
-  get(id: number): ClientRecord | undefined {
-    return this.#clients.get(id);
-  }
-
   summary(target?: string): ClientSummary {
     const now = performance.now();
     const s: ClientSummary = { total: 0, active: 0, waiting: 0, idle: 0, maxWaitMs: 0 };
