@@ -1,6 +1,6 @@
 /**
  * The one error type the core throws. `code` is one of the contract's error codes, so every
- * surface (GraphQL, CLI, a future wire-protocol listener) can map it without guessing.
+ * surface (GraphQL, CLI, the wire front) can map it without guessing.
  */
 export const ErrorCode = {
   Unauthenticated: 'UNAUTHENTICATED',

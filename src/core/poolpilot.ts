@@ -49,7 +49,7 @@ export interface ServiceInfo {
 
 /**
  * The product without a transport: the cluster of pools and everything built on it. GraphQL,
- * the CLI and a future wire-protocol listener all hold one of these.
+ * the CLI and the PostgreSQL wire front all hold one of these.
  */
 export class Poolpilot {
   readonly options: Readonly<PoolpilotOptions>;
