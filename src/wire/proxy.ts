@@ -4,7 +4,7 @@ import { ErrorCode, PoolpilotError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ForwardChannel, Forwarder, TransactionStatus } from '../core/pool/index.js';
 import type { Poolpilot } from '../core/poolpilot.js';
-import type { Placement, Session } from '../core/session/index.js';
+import { mayLeaveState, type Placement, type Session } from '../core/session/index.js';
 import { errorResponse, noticeResponse, readyForQuery } from './backend-messages.js';
 import type { ClientHandler, ClientSession, WireClient } from './client.js';
 import { Frontend } from './protocol.js';
@@ -391,8 +391,7 @@ export class ProxySession implements ClientSession {
     const lease = this.#placement?.lease;
     const done = judged.then((analysis) => {
       this.#record(unit, analysis);
-      if (analysis === null || analysis.sessionState || analysis.writes !== false || analysis.parseError)
-        lease?.markDirty();
+      if (analysis === null || mayLeaveState(analysis)) lease?.markDirty();
     });
     unit.judging.push(done);
   }
