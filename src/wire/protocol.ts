@@ -1,3 +1,5 @@
+import { Msg } from '../core/pool/backend-messages.js';
+
 /**
  * Literals of the PostgreSQL frontend/backend protocol 3.0 that the front speaks, and the limits
  * it enforces. Message types are byte values so the hot path compares numbers, not strings.
@@ -44,25 +46,8 @@ export const Frontend = {
   Terminate: 0x58, // X
 } as const;
 
-/** Backend message types. */
-export const Backend = {
-  Authentication: 0x52, // R
-  BackendKeyData: 0x4b, // K
-  BindComplete: 0x32, // 2
-  CloseComplete: 0x33, // 3
-  CommandComplete: 0x43, // C
-  DataRow: 0x44, // D
-  EmptyQueryResponse: 0x49, // I
-  ErrorResponse: 0x45, // E
-  NegotiateProtocolVersion: 0x76, // v
-  NoData: 0x6e, // n
-  NoticeResponse: 0x4e, // N
-  ParameterStatus: 0x53, // S
-  ParseComplete: 0x31, // 1
-  PortalSuspended: 0x73, // s
-  ReadyForQuery: 0x5a, // Z
-  RowDescription: 0x54, // T
-} as const;
+/** Backend message types: the core's table (it reads them too), plus what only the front sends. */
+export const Backend = { ...Msg, NegotiateProtocolVersion: 0x76 /* v */ } as const;
 
 /** Authentication request codes carried by an 'R' message. */
 export const AuthCode = { Ok: 0, SASL: 10, SASLContinue: 11, SASLFinal: 12 } as const;

@@ -670,27 +670,54 @@ class LoginOperation implements Operation {
   }
 }
 
-/** Collects the (last) result with values typed as node-postgres types them. */
-class CollectOperation implements Operation {
-  readonly #resolve: (r: QueryResult) => void;
+/**
+ * What a statement's replies have in common, collected or streamed: the first ErrorResponse is
+ * kept (the server skips to Sync after it), COPY FROM STDIN cannot be fed here, and the answer
+ * settles at ReadyForQuery or when the connection fails.
+ */
+abstract class ReplyOperation<T> implements Operation {
+  readonly #resolve: (r: T) => void;
   readonly #reject: (e: Error) => void;
+  #error: Error | null = null;
+
+  constructor(resolve: (r: T) => void, reject: (e: Error) => void) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  abstract wants(type: number, length: number): boolean;
+  protected abstract reply(type: number, body: Buffer): void;
+  protected abstract result(): T;
+
+  message(type: number, body: Buffer): void {
+    if (type === Msg.ErrorResponse) this.#error ??= readError(body);
+    else if (type === Msg.CopyInResponse) this.#error ??= new Error('COPY FROM STDIN is not supported here');
+    else this.reply(type, body);
+  }
+
+  ready(): void {
+    if (this.#error) this.#reject(this.#error);
+    else this.#resolve(this.result());
+  }
+
+  fail(error: Error): void {
+    this.#reject(this.#error ?? error);
+  }
+}
+
+/** Collects the (last) result with values typed as node-postgres types them. */
+class CollectOperation extends ReplyOperation<QueryResult> {
   #fields: FieldDescription[] = [];
   #parsers: ((value: string) => unknown)[] = [];
   #rows: Record<string, unknown>[] = [];
   #command = '';
   #rowCount = 0;
-  #error: Error | null = null;
-
-  constructor(resolve: (r: QueryResult) => void, reject: (e: Error) => void) {
-    this.#resolve = resolve;
-    this.#reject = reject;
-  }
 
   wants(): boolean {
     return true;
   }
 
-  message(type: number, body: Buffer): void {
+  protected reply(type: number, body: Buffer): void {
     switch (type) {
       case Msg.RowDescription:
         this.#fields = readRowDescription(body);
@@ -713,36 +740,17 @@ class CollectOperation implements Operation {
         this.#rowCount = commandRowCount(tag) ?? this.#rows.length;
         return;
       }
-      case Msg.ErrorResponse:
-        this.#error ??= readError(body);
-        return;
-      case Msg.CopyInResponse:
-        this.#error ??= new Error('COPY FROM STDIN is not supported here');
-        return;
     }
   }
 
-  ready(): void {
-    if (this.#error) this.#reject(this.#error);
-    else
-      this.#resolve({
-        rows: this.#rows,
-        rowCount: this.#rowCount,
-        fields: this.#fields,
-        command: this.#command,
-      });
-  }
-
-  fail(error: Error): void {
-    this.#reject(this.#error ?? error);
+  protected result(): QueryResult {
+    return { rows: this.#rows, rowCount: this.#rowCount, fields: this.#fields, command: this.#command };
   }
 }
 
-class StreamOperation implements Operation {
+class StreamOperation extends ReplyOperation<StreamResult> {
   readonly #sink: RowSink;
   readonly #options: StreamOptions;
-  readonly #resolve: (r: StreamResult) => void;
-  readonly #reject: (e: Error) => void;
   readonly #result: StreamResult = {
     command: null,
     rowCount: null,
@@ -750,7 +758,6 @@ class StreamOperation implements Operation {
     overBytes: false,
     bytes: 0,
   };
-  #error: Error | null = null;
   /** Row bytes handed to the sink, against maxBytes. */
   #kept = 0;
   /** The size of the row `wants` just declined to assemble. */
@@ -762,10 +769,9 @@ class StreamOperation implements Operation {
     resolve: (r: StreamResult) => void,
     reject: (e: Error) => void,
   ) {
+    super(resolve, reject);
     this.#sink = sink;
     this.#options = options;
-    this.#resolve = resolve;
-    this.#reject = reject;
   }
 
   wants(type: number, length: number): boolean {
@@ -775,7 +781,7 @@ class StreamOperation implements Operation {
     return keep;
   }
 
-  message(type: number, body: Buffer): void {
+  protected reply(type: number, body: Buffer): void {
     switch (type) {
       case Msg.RowDescription:
         this.#sink.fields(readRowDescription(body));
@@ -806,22 +812,11 @@ class StreamOperation implements Operation {
       case Msg.PortalSuspended:
         this.#result.suspended = true;
         return;
-      case Msg.ErrorResponse:
-        this.#error ??= readError(body);
-        return;
-      case Msg.CopyInResponse:
-        this.#error ??= new Error('COPY FROM STDIN is not supported here');
-        return;
     }
   }
 
-  ready(): void {
-    if (this.#error) this.#reject(this.#error);
-    else this.#resolve(this.#result);
-  }
-
-  fail(error: Error): void {
-    this.#reject(this.#error ?? error);
+  protected result(): StreamResult {
+    return this.#result;
   }
 }
 
