@@ -61,6 +61,10 @@ export interface WireConfig {
   statsUsers: string[];
   /** Connected clients at most (past their startup packet); one more gets 53300. */
   maxClients: number;
+  /** Named statements one server connection keeps prepared (LRU, closed past it). */
+  maxPreparedStatements: number;
+  /** Named statements one client may hold; one more gets 53400. */
+  maxClientPreparedStatements: number;
   /** True when WIRE_HOST was unset, HOST is not loopback and there are no WIRE_USERS: host became 127.0.0.1. */
   loopbackFallback: boolean;
 }
@@ -126,6 +130,8 @@ export const DEFAULTS = {
   EMBEDDED_PG_PORT: 5432,
   WIRE_PORT: 6432,
   WIRE_MAX_CLIENTS: 1_000,
+  WIRE_MAX_PREPARED_STATEMENTS: 200,
+  WIRE_MAX_CLIENT_PREPARED_STATEMENTS: 1_000,
 } as const;
 
 export function loadConfig(env: Env = process.env): Readonly<Config> {
@@ -327,6 +333,18 @@ function parseWire(env: Env, problems: string[], int: IntReader, httpHost: strin
     adminUsers: names('WIRE_ADMIN_USERS'),
     statsUsers: names('WIRE_STATS_USERS'),
     maxClients: int('WIRE_MAX_CLIENTS', DEFAULTS.WIRE_MAX_CLIENTS, 1, 1_000_000)!,
+    maxPreparedStatements: int(
+      'WIRE_MAX_PREPARED_STATEMENTS',
+      DEFAULTS.WIRE_MAX_PREPARED_STATEMENTS,
+      1,
+      100_000,
+    )!,
+    maxClientPreparedStatements: int(
+      'WIRE_MAX_CLIENT_PREPARED_STATEMENTS',
+      DEFAULTS.WIRE_MAX_CLIENT_PREPARED_STATEMENTS,
+      1,
+      1_000_000,
+    )!,
     loopbackFallback,
   };
 }

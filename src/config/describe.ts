@@ -40,6 +40,8 @@ export function describeConfig(config: Readonly<Config>) {
       adminUsers: [...config.wire.adminUsers],
       statsUsers: [...config.wire.statsUsers],
       maxClients: config.wire.maxClients,
+      maxPreparedStatements: config.wire.maxPreparedStatements,
+      maxClientPreparedStatements: config.wire.maxClientPreparedStatements,
     },
   };
 }

@@ -5,8 +5,25 @@ import type { Logger } from '../core/logger.js';
 import type { ForwardChannel, Forwarder, TransactionStatus } from '../core/pool/index.js';
 import type { Poolpilot } from '../core/poolpilot.js';
 import { mayLeaveState, type Placement, type Session } from '../core/session/index.js';
-import { errorResponse, noticeResponse, readyForQuery } from './backend-messages.js';
+import {
+  commandComplete,
+  type ErrorFields,
+  errorResponse,
+  noticeResponse,
+  readyForQuery,
+} from './backend-messages.js';
 import type { ClientHandler, ClientSession, WireClient } from './client.js';
+import {
+  bindFor,
+  CLOSE_NOTHING,
+  type ClientStatement,
+  deallocation,
+  isDiscardAll,
+  KIND_STATEMENT,
+  parseMessage,
+  serverStatementName,
+  statementMessage,
+} from './prepared-statements.js';
 import { Frontend } from './protocol.js';
 import { errorFieldsFor, SqlState } from './sqlstate.js';
 import { TransactionMode } from './transaction-mode.js';
@@ -18,14 +35,25 @@ import { TransactionMode } from './transaction-mode.js';
  * placed by the same analyzer and router as executeQuery; its messages pass through as they came
  * and the server's replies go back as they arrive, with backpressure both ways.
  */
+export interface PreparedStatementLimits {
+  /** Statements one server connection keeps prepared; the least recently used is closed past it. */
+  perConnection: number;
+  /** Named statements one client may hold at once; one more is refused with 53400. */
+  perClient: number;
+}
+
+export const DEFAULT_PREPARED_LIMITS: PreparedStatementLimits = { perConnection: 200, perClient: 1_000 };
+
 export class WireProxy implements ClientHandler {
   readonly #poolpilot: Poolpilot;
   readonly #log: Logger;
+  readonly #limits: PreparedStatementLimits;
   readonly #sessions = new Map<WireClient, ProxySession>();
 
-  constructor(poolpilot: Poolpilot, log: Logger) {
+  constructor(poolpilot: Poolpilot, log: Logger, limits: PreparedStatementLimits = DEFAULT_PREPARED_LIMITS) {
     this.#poolpilot = poolpilot;
     this.#log = log;
+    this.#limits = limits;
   }
 
   attach(client: WireClient): ClientSession {
@@ -39,10 +67,18 @@ export class WireProxy implements ClientHandler {
       port: client.remotePort,
       connectedAt: new Date(client.connectedAt),
     });
-    const session = new ProxySession(client, this.#poolpilot.session(), registry, record, this.#log, () => {
-      record.close();
-      this.#sessions.delete(client);
-    });
+    const session = new ProxySession(
+      client,
+      this.#poolpilot.session(),
+      registry,
+      record,
+      this.#log,
+      this.#limits,
+      () => {
+        record.close();
+        this.#sessions.delete(client);
+      },
+    );
     this.#sessions.set(client, session);
     return session;
   }
@@ -73,6 +109,12 @@ interface Pending {
   frame: Buffer;
 }
 
+/** An answer poolpilot gives itself, due once `after` more ReadyForQuery have reached the client. */
+interface LocalReply {
+  after: number;
+  tag: string;
+}
+
 /** One wire client's side of transaction pooling. */
 export class ProxySession implements ClientSession {
   readonly client: WireClient;
@@ -93,6 +135,11 @@ export class ProxySession implements ClientSession {
   #skipToSync = false;
   /** The last Parse of the unnamed statement, sent again when its Bind lands on another connection. */
   #unnamedParse: { sql: string; frame: Buffer } | null = null;
+  /** The client's named statements by the client's names. */
+  readonly #prepared = new Map<string, ClientStatement>();
+  readonly #limits: PreparedStatementLimits;
+  /** Answers to DEALLOCATE given while earlier queries are still unanswered, in order. */
+  readonly #localReplies: LocalReply[] = [];
   /**
    * Bookkeeping of the unit of work under way: what it wrote, and analyses still being made. A
    * new object per unit, so an analysis that comes in late counts for its own unit.
@@ -113,9 +160,11 @@ export class ProxySession implements ClientSession {
     registry: ClientRegistry,
     record: ClientRecord,
     log: Logger,
+    limits: PreparedStatementLimits,
     onClosed: () => void,
   ) {
     this.client = client;
+    this.#limits = limits;
     this.#session = session;
     this.#registry = registry;
     this.record = record;
@@ -183,24 +232,34 @@ export class ProxySession implements ClientSession {
         return;
       case Frontend.Query: {
         const sql = cString(body, 0);
+        if (this.#deallocate(sql)) return;
         if (this.#channel) {
-          this.#forward(frame, sql, true);
+          this.#query(this.#channel, frame);
+          this.#note(this.#session.judge(sql));
           return;
         }
-        this.#start(sql, frame, 'simple');
+        if (isDiscardAll(sql)) this.#prepared.clear();
+        this.#start(this.#session.judge(sql), sql, 'simple', (channel) => this.#query(channel, frame));
         return;
       }
       case Frontend.Parse: {
         const nameEnd = body.indexOf(0);
-        const name = body.toString('utf8', 0, nameEnd);
-        const sql = cString(body, nameEnd + 1);
-        if (name === '') this.#unnamedParse = { sql, frame: Buffer.from(frame) };
-        if (this.#channel) {
-          this.#channel.clientParse();
-          this.#forward(frame, sql, false);
+        if (nameEnd > 0) {
+          this.#parseNamed(body.toString('utf8', 0, nameEnd), body.subarray(nameEnd + 1));
           return;
         }
-        this.#start(sql, frame, 'extended');
+        const sql = cString(body, nameEnd + 1);
+        this.#unnamedParse = { sql, frame: Buffer.from(frame) };
+        const send = (channel: ForwardChannel) => {
+          channel.clientParse();
+          channel.write(frame);
+        };
+        if (this.#channel) {
+          send(this.#channel);
+          this.#note(this.#session.judge(sql));
+          return;
+        }
+        this.#start(this.#session.judge(sql), sql, 'extended', send);
         return;
       }
       case Frontend.Sync:
@@ -213,18 +272,52 @@ export class ProxySession implements ClientSession {
         this.#requestSentAt ??= performance.now();
         this.#channel.write(frame);
         return;
-      case Frontend.Bind:
-      case Frontend.Describe:
+      case Frontend.Bind: {
+        const portalEnd = body.indexOf(0);
+        const statementEnd = body.indexOf(0, portalEnd + 1);
+        const statement = this.#prepared.get(body.toString('utf8', portalEnd + 1, statementEnd));
+        if (statement) {
+          this.#useNamed(statement, (channel) => {
+            channel.write(bindFor(body, portalEnd, statementEnd, statement.serverName));
+          });
+          return;
+        }
+        this.#other(frame, statementEnd === portalEnd + 1);
+        return;
+      }
+      case Frontend.Describe: {
+        const statement = body[0] === KIND_STATEMENT ? this.#prepared.get(cString(body, 1)) : undefined;
+        if (statement) {
+          this.#useNamed(statement, (channel) => {
+            channel.write(statementMessage(Frontend.Describe, KIND_STATEMENT, statement.serverName));
+          });
+          return;
+        }
+        this.#other(frame, body[0] !== KIND_STATEMENT || body[1] === 0);
+        return;
+      }
+      case Frontend.Close: {
+        const name = body[0] === KIND_STATEMENT ? cString(body, 1) : '';
+        if (name !== '' && this.#prepared.delete(name)) {
+          // The client's name goes; the server's statement stays for whoever uses it next.
+          if (this.#channel) this.#channel.close(CLOSE_NOTHING, 'client');
+          else this.client.send(CLOSE_COMPLETE);
+          return;
+        }
+        if (this.#channel) {
+          this.#channel.close(frame, 'client');
+          return;
+        }
+        this.#other(frame, name === '');
+        return;
+      }
       case Frontend.Execute:
-      case Frontend.Close:
       case Frontend.Flush:
         if (this.#channel) {
           this.#channel.write(frame);
           return;
         }
-        // A statement parsed in an earlier unit of work: found again by its text, parsed again
-        // on the connection this unit lands on (its ParseComplete is not the client's).
-        this.#start(this.#unnamedParse?.sql ?? null, frame, 'extended', this.#unnamedParse?.frame);
+        this.#other(frame, true);
         return;
       case Frontend.CopyData:
       case Frontend.CopyDone:
@@ -236,26 +329,197 @@ export class ProxySession implements ClientSession {
           this.#channel.write(frame);
           return;
         }
-        this.#start(null, frame, type === Frontend.FunctionCall ? 'simple' : 'extended');
+        this.#start(null, null, type === Frontend.FunctionCall ? 'simple' : 'extended', (channel) =>
+          channel.write(frame),
+        );
         return;
     }
   }
 
-  /** Sends a message within the unit of work under way, keeping its bookkeeping. */
-  #forward(frame: Buffer, sql: string, query: boolean): void {
-    if (query) {
-      this.#outstanding += 1;
-      this.#requestSentAt ??= performance.now();
+  #query(channel: ForwardChannel, frame: Buffer): void {
+    this.#outstanding += 1;
+    this.#requestSentAt ??= performance.now();
+    channel.write(frame);
+  }
+
+  /**
+   * A Bind, Describe, Execute, Close or Flush that does not name a statement of the client's map.
+   * Outside a unit of work it starts one; a message about the unnamed statement or portal parsed
+   * in an earlier unit is found again by the statement's text, parsed again on the connection it
+   * lands on (its ParseComplete is not the client's).
+   */
+  #other(frame: Buffer, unnamed: boolean): void {
+    if (this.#channel) {
+      this.#channel.write(frame);
+      return;
     }
-    this.#channel!.write(frame);
-    this.#note(this.#session.judge(sql));
+    const parse = unnamed ? this.#unnamedParse : null;
+    this.#start(parse ? this.#session.judge(parse.sql) : null, parse?.sql ?? null, 'extended', (channel) => {
+      if (parse) channel.inject(parse.frame, 'parse');
+      if (frame[0] === Frontend.Close) channel.close(frame, 'client');
+      else channel.write(frame);
+    });
+  }
+
+  /** A Parse of a named statement: mapped to poolpilot's name, sent only where it is missing. */
+  #parseNamed(name: string, rest: Buffer): void {
+    const existing = this.#prepared.get(name);
+    if (existing) {
+      if (this.#channel) {
+        // In order among the server's replies, and the server's transaction fails as it should:
+        // parsing the statement the name already has, again, is refused by the server itself.
+        this.#ensure(this.#channel, existing);
+        this.#channel.clientParse();
+        this.#channel.write(existing.parse);
+        return;
+      }
+      this.#error({
+        severity: 'ERROR',
+        code: SqlState.DuplicatePreparedStatement,
+        message: `prepared statement "${name}" already exists`,
+      });
+      return;
+    }
+    if (this.#prepared.size >= this.#limits.perClient) {
+      const message = `too many prepared statements: a client may hold ${this.#limits.perClient} (WIRE_MAX_CLIENT_PREPARED_STATEMENTS); close or DEALLOCATE some`;
+      if (this.#channel) {
+        // Mid-transaction the answer could not come in order with the server's: the client goes.
+        this.#placement?.lease.markBroken();
+        this.client.fatal(SqlState.ConfigurationLimitExceeded, message);
+        return;
+      }
+      this.#error({ severity: 'ERROR', code: SqlState.ConfigurationLimitExceeded, message });
+      return;
+    }
+    const serverName = serverStatementName(rest);
+    const sql = cString(rest, 0);
+    const statement: ClientStatement = {
+      name,
+      serverName,
+      sql,
+      parse: parseMessage(serverName, rest),
+      analysis: this.#session.judge(sql),
+    };
+    this.#prepared.set(name, statement);
+    const send = (channel: ForwardChannel) => {
+      const cache = channel.statements;
+      if (cache.use(serverName)) {
+        // Already on this connection: a ParseComplete in its place, nothing parsed.
+        channel.close(CLOSE_NOTHING, 'parse');
+        return;
+      }
+      cache.add(serverName);
+      channel.clientParse(() => {
+        // It failed (or an earlier error skipped it): neither the server nor the client has it.
+        cache.delete(serverName);
+        if (this.#prepared.get(name) === statement) this.#prepared.delete(name);
+      });
+      channel.write(statement.parse);
+      this.#evict(channel);
+    };
+    if (this.#channel) {
+      send(this.#channel);
+      this.#note(statement.analysis);
+      return;
+    }
+    // Outside a transaction the Parse is answered here once the statement parses, and parsed on
+    // the server when a Bind or Describe needs it: a client that waits for ParseComplete before
+    // going on (libpq's PQprepare) must not wait for a connection, which other transactions of
+    // the same client program may hold (pgbench runs many clients in one thread). Text that
+    // poolpilot cannot parse goes to the server, whose error the client gets at Parse.
+    this.#start(statement.analysis, sql, 'extended', send, true);
+  }
+
+  /** A Bind or Describe of a named statement: placed by its analysis, parsed first where missing. */
+  #useNamed(statement: ClientStatement, send: (channel: ForwardChannel) => void): void {
+    const go = (channel: ForwardChannel) => {
+      this.#ensure(channel, statement);
+      send(channel);
+    };
+    if (this.#channel) {
+      go(this.#channel);
+      this.#note(statement.analysis);
+      return;
+    }
+    this.#start(statement.analysis, statement.sql, 'extended', go);
+  }
+
+  /** Parses `statement` on the channel's connection unless it holds it; the reply is not the client's. */
+  #ensure(channel: ForwardChannel, statement: ClientStatement): void {
+    const cache = channel.statements;
+    if (cache.use(statement.serverName)) return;
+    cache.add(statement.serverName);
+    channel.inject(statement.parse, 'parse', () => cache.delete(statement.serverName));
+    this.#evict(channel);
+  }
+
+  /** Closes the least recently used statements past the per-connection limit. */
+  #evict(channel: ForwardChannel): void {
+    const cache = channel.statements;
+    while (cache.size > this.#limits.perConnection) {
+      const victim = cache.oldest()!;
+      cache.delete(victim);
+      channel.close(statementMessage(Frontend.Close, KIND_STATEMENT, victim), 'ours', () =>
+        cache.add(victim),
+      );
+    }
+  }
+
+  /**
+   * `DEALLOCATE name` of a statement in the client's map, and `DEALLOCATE ALL` outside a
+   * transaction, are answered here: the client's names go, the server's statements stay cached.
+   * Inside a transaction `DEALLOCATE ALL` also reaches the server, for statements made there
+   * with SQL PREPARE. True when answered.
+   */
+  #deallocate(sql: string): boolean {
+    const target = deallocation(sql);
+    if (!target) return false;
+    if ('all' in target) {
+      this.#prepared.clear();
+      if (this.#channel) return false;
+    } else if (!this.#prepared.delete(target.name)) {
+      return false;
+    }
+    if (this.#outstanding > 0) {
+      this.#localReplies.push({ after: this.#outstanding, tag: 'DEALLOCATE' });
+      return true;
+    }
+    this.#answer('DEALLOCATE', this.#placement?.lease.transactionStatus ?? 'I');
+    return true;
+  }
+
+  #answer(tag: string, status: TransactionStatus): void {
+    if (status === 'E') {
+      this.client.send(
+        errorResponse({
+          severity: 'ERROR',
+          code: SqlState.InFailedTransaction,
+          message: 'current transaction is aborted, commands ignored until end of transaction block',
+        }),
+      );
+    } else {
+      this.client.send(commandComplete(tag));
+    }
+    this.client.send(readyForQuery(status));
+  }
+
+  /** An error of poolpilot's own in an extended-protocol batch: the rest is skipped to its Sync. */
+  #error(fields: ErrorFields): void {
+    this.client.send(errorResponse(fields));
+    this.#skipToSync = true;
   }
 
   /** Starts a unit of work: judge, refuse or place it, then send what came meanwhile. */
-  #start(sql: string | null, frame: Buffer, protocol: 'simple' | 'extended', inject?: Buffer): void {
+  #start(
+    judged: Promise<Analysis | null> | null,
+    sql: string | null,
+    protocol: 'simple' | 'extended',
+    send: (channel: ForwardChannel) => void,
+    parseHere = false,
+  ): void {
     this.#backlog = [];
     this.record.waiting();
-    void this.#place(sql, frame, protocol, inject).finally(() => {
+    void this.#place(judged, sql, protocol, send, parseHere).finally(() => {
       const backlog = this.#backlog ?? [];
       this.#backlog = null;
       if (!this.#placement) this.record.done();
@@ -274,12 +538,17 @@ export class ProxySession implements ClientSession {
   }
 
   async #place(
+    judged: Promise<Analysis | null> | null,
     sql: string | null,
-    frame: Buffer,
     protocol: 'simple' | 'extended',
-    inject: Buffer | undefined,
+    send: (channel: ForwardChannel) => void,
+    parseHere: boolean,
   ): Promise<void> {
-    const analysis = sql === null ? null : await this.#session.judge(sql);
+    const analysis = judged === null ? null : await judged;
+    if (parseHere && analysis?.judged && analysis.parseError === null) {
+      this.client.send(PARSE_COMPLETE);
+      return;
+    }
     const refusal = analysis ? this.#mode.refusal(analysis, sql ?? '') : null;
     if (refusal) return this.#refuse(refusal, protocol);
     let placement: Placement;
@@ -304,11 +573,7 @@ export class ProxySession implements ClientSession {
       placement.lease.markDirty();
       channel.inject(settings, 'exchange');
     }
-    if (inject) channel.inject(inject, 'parse');
-    if (frame[0] === Frontend.Query) this.#outstanding += 1;
-    if (frame[0] === Frontend.Parse) channel.clientParse();
-    if (frame[0] === Frontend.Sync) this.#outstanding += 1;
-    channel.write(frame);
+    send(channel);
     if (analysis && sql !== null) this.#mode.sent(analysis, sql);
   }
 
@@ -347,6 +612,10 @@ export class ProxySession implements ClientSession {
   #ready(placement: Placement, status: TransactionStatus): void {
     if (this.#placement !== placement) return;
     this.#outstanding = Math.max(0, this.#outstanding - 1);
+    if (this.#localReplies.length > 0) {
+      for (const r of this.#localReplies) r.after -= 1;
+      while (this.#localReplies[0]?.after === 0) this.#answer(this.#localReplies.shift()!.tag, status);
+    }
     const now = performance.now();
     if (this.#requestSentAt !== null) {
       const durationMs = now - this.#requestSentAt;
@@ -366,6 +635,7 @@ export class ProxySession implements ClientSession {
     this.#channel?.detach();
     this.#channel = null;
     this.#outstanding = 0;
+    this.#localReplies.length = 0;
     this.#requestSentAt = null;
     const traffic = this.#registry.traffic(placement.route.target);
     traffic.statements += this.#statements;
@@ -423,6 +693,9 @@ export class ProxySession implements ClientSession {
  * send every client's reads of every table to the primary until a replica caught up.
  */
 const WRITES_NO_TABLE = new Set(['TRANSACTION', 'SET']);
+
+const CLOSE_COMPLETE = Buffer.from([0x33, 0, 0, 0, 4]);
+const PARSE_COMPLETE = Buffer.from([0x31, 0, 0, 0, 4]);
 
 function cString(body: Buffer, offset: number): string {
   const end = body.indexOf(0, offset);

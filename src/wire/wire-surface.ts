@@ -37,7 +37,10 @@ export class WireSurface implements Surface {
   constructor(poolpilot: Poolpilot, config: WireConfig, log: Logger) {
     this.#config = config;
     this.#poolpilot = poolpilot;
-    this.proxy = new WireProxy(poolpilot, log);
+    this.proxy = new WireProxy(poolpilot, log, {
+      perConnection: config.maxPreparedStatements,
+      perClient: config.maxClientPreparedStatements,
+    });
     const database = poolpilot.cluster.primary.spec.endpoint.database;
     this.listener = new WireListener({
       database,

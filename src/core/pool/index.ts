@@ -20,12 +20,14 @@ export {
   type StatementRecord,
 } from './pool.js';
 export type {
+  CloseReply,
   Forwarder,
   RowSink,
   StreamOptions,
   StreamResult,
   TransactionStatus,
 } from './server-connection.js';
+export { StatementCache } from './statement-cache.js';
 export {
   type ReplicationState,
   Target,

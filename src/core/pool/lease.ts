@@ -1,6 +1,7 @@
 import { ErrorCode, fromPgError, isConnectionError, PoolpilotError } from '../errors.js';
 import type { QueryOptions, QueryResult, Return, StatementRecord } from './pool.js';
 import type {
+  CloseReply,
   Forwarder,
   RowSink,
   ServerConnection,
@@ -8,6 +9,7 @@ import type {
   StreamResult,
   TransactionStatus,
 } from './server-connection.js';
+import type { StatementCache } from './statement-cache.js';
 
 /** The pool's side of its leases: one object per pool, shared by every lease it hands out. */
 export interface LeaseHooks {
@@ -30,9 +32,13 @@ export interface ForwardChannel {
   pause(): void;
   resume(): void;
   /** Sends poolpilot's own message(s) ahead of the client's, their replies cut out (see ServerConnection.inject). */
-  inject(bytes: Buffer, swallow: 'exchange' | 'parse'): boolean;
-  /** A client's own Parse was sent: its ParseComplete goes to the client. */
-  clientParse(): void;
+  inject(bytes: Buffer, swallow: 'exchange' | 'parse', undo?: () => void): boolean;
+  /** A client's own Parse was sent: its ParseComplete goes to the client; `undo` if it fails or is skipped. */
+  clientParse(undo?: () => void): void;
+  /** Sends a Close whose CloseComplete goes to the client, is cut out, or becomes a ParseComplete. */
+  close(bytes: Buffer, reply: CloseReply, undo?: () => void): boolean;
+  /** The prepared statements the connection holds under poolpilot's names. */
+  readonly statements: StatementCache;
   /** Ends forwarding; the lease stays held until released. */
   detach(): void;
 }
@@ -119,8 +125,10 @@ export class Lease {
       write: (bytes) => connection.write(bytes),
       pause: () => connection.pause(),
       resume: () => connection.resume(),
-      inject: (bytes, swallow) => connection.inject(bytes, swallow),
-      clientParse: () => connection.clientParse(),
+      inject: (bytes, swallow, undo) => connection.inject(bytes, swallow, undo),
+      clientParse: (undo) => connection.clientParse(undo),
+      close: (bytes, reply, undo) => connection.close(bytes, reply, undo),
+      statements: connection.statements,
       detach: () => connection.detach(),
     };
   }

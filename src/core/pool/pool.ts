@@ -404,6 +404,7 @@ export class Pool {
     const reset = async () => {
       if (connection.transactionStatus !== 'I') await connection.query(ROLLBACK);
       await connection.query(RESET);
+      connection.statements.clear();
       connection.parametersChanged = connection.changedParameters().length > 0;
       if (connection.parametersChanged || connection.transactionStatus !== 'I')
         throw new Error('connection did not come back to its state at login');

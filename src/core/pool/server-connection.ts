@@ -18,6 +18,7 @@ import {
   readRowDescription,
 } from './backend-messages.js';
 import { MessageFramer } from './message-framer.js';
+import { StatementCache } from './statement-cache.js';
 
 /**
  * One connection to a PostgreSQL server, spoken to in the protocol directly: poolpilot's own
@@ -80,6 +81,23 @@ export interface Forwarder {
 
 export type TransactionStatus = 'I' | 'T' | 'E';
 
+/**
+ * What becomes of the CloseComplete a Close earns: the client's (it asked), poolpilot's own
+ * (an eviction, cut out), or a ParseComplete for the client (a Close of a name that does not
+ * exist stands in for a Parse whose statement the connection already holds, so the answer comes
+ * in its place among the server's replies).
+ */
+export type CloseReply = 'client' | 'ours' | 'parse';
+
+/** A Parse or Close sent while forwarding, until its reply comes or the server skips it. */
+interface Sent<R> {
+  reply: R;
+  /** Order of sending, to undo skipped messages last-sent first. */
+  seq: number;
+  /** Called when ReadyForQuery comes first: the server skipped it after an error (or the Parse failed). */
+  undo?: () => void;
+}
+
 interface Operation {
   message(type: number, body: Buffer): void;
   /** Whether a body of `length` bytes must be assembled when it straddles chunks. */
@@ -119,7 +137,12 @@ export class ServerConnection {
   /** Forwarding: injected exchanges whose replies, up to their ReadyForQuery, the client must not see. */
   #swallowExchanges = 0;
   /** Forwarding: for each Parse sent since the last ReadyForQuery, whether its ParseComplete is ours. */
-  readonly #parses: boolean[] = [];
+  readonly #parses: Sent<boolean>[] = [];
+  /** Forwarding: the same for each Close. */
+  readonly #closes: Sent<CloseReply>[] = [];
+  #sent = 0;
+  /** Prepared statements this connection holds under poolpilot's names (see the wire front). */
+  readonly statements = new StatementCache();
   #closed: Error | null = null;
   processID = 0;
   secretKey = 0;
@@ -251,7 +274,7 @@ export class ServerConnection {
   detach(): void {
     this.#forwarder = null;
     this.#swallowExchanges = 0;
-    this.#parses.length = 0;
+    this.#settle();
     this.#passing = 0;
     const held = this.#held;
     this.#held = null;
@@ -264,15 +287,35 @@ export class ServerConnection {
    * the connection to the client's settings, a Parse the client made on another connection):
    * 'exchange' swallows every reply up to its ReadyForQuery, 'parse' only its ParseComplete.
    */
-  inject(bytes: Buffer, swallow: 'exchange' | 'parse'): boolean {
+  inject(bytes: Buffer, swallow: 'exchange' | 'parse', undo?: () => void): boolean {
     if (swallow === 'exchange') this.#swallowExchanges += 1;
-    else this.#parses.push(true);
+    else this.#parses.push({ reply: true, seq: this.#sent++, undo });
     return this.write(bytes);
   }
 
   /** A client's own Parse went through: its ParseComplete is the client's. */
-  clientParse(): void {
-    this.#parses.push(false);
+  clientParse(undo?: () => void): void {
+    this.#parses.push(undo ? { reply: false, seq: this.#sent++, undo } : CLIENT_PARSE);
+  }
+
+  /** Sends a Close (the client's, or one of poolpilot's) whose CloseComplete becomes `reply`. */
+  close(bytes: Buffer, reply: CloseReply, undo?: () => void): boolean {
+    this.#closes.push(reply === 'client' && !undo ? CLIENT_CLOSE : { reply, seq: this.#sent++, undo });
+    return this.write(bytes);
+  }
+
+  /**
+   * ReadyForQuery: any Parse or Close still unanswered was skipped (an error came first) or
+   * failed; what was assumed of it is undone, last-sent first so the net effect is the server's.
+   */
+  #settle(): void {
+    if (this.#parses.length === 0 && this.#closes.length === 0) return;
+    const skipped = [...this.#parses, ...this.#closes].filter((s) => s.undo);
+    this.#parses.length = 0;
+    this.#closes.length = 0;
+    if (skipped.length === 0) return;
+    skipped.sort((a, b) => b.seq - a.seq);
+    for (const s of skipped) s.undo!();
   }
 
   pause(): void {
@@ -512,10 +555,20 @@ export class ServerConnection {
     switch (type) {
       case Msg.ReadyForQuery:
         this.transactionStatus = String.fromCharCode(body[0]!) as TransactionStatus;
-        this.#parses.length = 0;
+        this.#settle();
         return false;
       case Msg.ParseComplete:
-        return this.#parses.shift() === true;
+        return this.#parses.shift()?.reply === true;
+      case Msg.CloseComplete: {
+        const reply = this.#closes.shift()?.reply;
+        // The message's type byte, in place: it goes on as ParseComplete.
+        if (reply === 'parse') Buffer.from(body.buffer, body.byteOffset - HEADER, 1)[0] = Msg.ParseComplete;
+        return reply === 'ours';
+      }
+      case Msg.CommandComplete:
+        // The server dropped every prepared statement (the client said so in SQL).
+        if (isDroppingAll(body)) this.statements.clear();
+        return false;
       default:
         return false;
     }
@@ -606,6 +659,18 @@ export class ServerConnection {
         throw new Error(`the server asks for an authentication method poolpilot does not speak (${code})`);
     }
   }
+}
+
+const CLIENT_PARSE: Sent<boolean> = { reply: false, seq: -1 };
+const CLIENT_CLOSE: Sent<CloseReply> = { reply: 'client', seq: -1 };
+const DISCARD_ALL = Buffer.from('DISCARD ALL\0');
+const DEALLOCATE_ALL = Buffer.from('DEALLOCATE ALL\0');
+
+function isDroppingAll(tag: Buffer): boolean {
+  return (
+    (tag.length === DISCARD_ALL.length && tag.equals(DISCARD_ALL)) ||
+    (tag.length === DEALLOCATE_ALL.length && tag.equals(DEALLOCATE_ALL))
+  );
 }
 
 function requirePassword(password: string | undefined): string {
