@@ -474,6 +474,7 @@ export class ProxySession implements ClientSession {
   #deallocate(sql: string): boolean {
     const target = deallocation(sql);
     if (!target) return false;
+    const tag = 'all' in target ? 'DEALLOCATE ALL' : 'DEALLOCATE';
     if ('all' in target) {
       this.#prepared.clear();
       if (this.#channel) return false;
@@ -481,10 +482,10 @@ export class ProxySession implements ClientSession {
       return false;
     }
     if (this.#outstanding > 0) {
-      this.#localReplies.push({ after: this.#outstanding, tag: 'DEALLOCATE' });
+      this.#localReplies.push({ after: this.#outstanding, tag });
       return true;
     }
-    this.#answer('DEALLOCATE', this.#placement?.lease.transactionStatus ?? 'I');
+    this.#answer(tag, this.#placement?.lease.transactionStatus ?? 'I');
     return true;
   }
 
