@@ -25,8 +25,9 @@ import { sleep } from './load.js';
  *
  * pgbench against one PostgreSQL three ways: directly, through PgBouncer (Debian's, transaction
  * mode, same pool size, started and stopped here) and through poolpilot's wire front (a poolpilot
- * started here with WIRE_PORT and a replica). Workloads: -S simple, -S extended, TPC-B, -S with a
- * new connection per transaction (-C), then a 1-client run for the p50 latency each hop adds.
+ * started here with WIRE_PORT and a replica). Workloads: -S simple, -S extended, -S prepared, TPC-B
+ * simple and prepared, -S with a new connection per transaction (-C), then a 1-client run for the
+ * p50 latency each hop adds. A run that fails (PgBouncer 1.18 and `-M prepared`) shows its error.
  * Printed side by side with ratios and written to bench/results/wire.{json,md}; never asserted.
  * A target that cannot serve (poolpilot before its proxy exists) is reported 'not available'.
  */
@@ -62,7 +63,9 @@ interface Workload {
 const WORKLOADS: Workload[] = [
   { name: '-S simple', args: ['-S', '-M', 'simple'], clients: CLIENTS },
   { name: '-S extended', args: ['-S', '-M', 'extended'], clients: CLIENTS },
+  { name: '-S prepared', args: ['-S', '-M', 'prepared'], clients: CLIENTS },
   { name: 'TPC-B simple', args: ['-M', 'simple'], clients: CLIENTS },
+  { name: 'TPC-B prepared', args: ['-M', 'prepared'], clients: CLIENTS },
   { name: '-S -C (connect per transaction)', args: ['-S', '-M', 'simple', '-C'], clients: CLIENTS },
 ];
 
@@ -172,7 +175,7 @@ async function main(): Promise<void> {
           String(w.clients),
           '-j',
           String(THREADS),
-        ]).catch((error: Error) => ({ unavailable: error.message.split('\n')[0]! }));
+        ]).catch((error: Error & { stderr?: string }) => ({ unavailable: failure(error) }));
         rows[w.name]![target.name] = result;
         console.log(`  ${w.name.padEnd(34)} ${target.name.padEnd(10)} ${describe(result)}`);
       }
@@ -262,6 +265,12 @@ async function measure(t: Target, args: string[]): Promise<RunResult> {
     failed: failed ? Number(failed[1]) : 0,
     ...(t.pid && transactions ? { proxyCpuUs: (cpuAfter - cpuBefore) / Number(transactions[1]) } : {}),
   };
+}
+
+/** What went wrong in a pgbench run, in pgbench's own words (its first error line). */
+function failure(error: Error & { stderr?: string }): string {
+  const line = (error.stderr ?? '').split('\n').find((l) => /error|aborted/i.test(l));
+  return (line ?? error.message.split('\n')[0]!).replace(/^pgbench: (error: )?/, '').trim();
 }
 
 /** Median per-transaction latency at one client, from pgbench's transaction log. */
@@ -519,7 +528,11 @@ function toMarkdown(r: {
   frontAlone: Record<string, RunResult | { unavailable: string }>;
 }): string {
   const tps = (x: RunResult | { unavailable: string } | undefined) =>
-    !x || 'unavailable' in x ? 'n/a' : `${Math.round(x.tps)}${x.failed ? ` (${x.failed} failed)` : ''}`;
+    !x
+      ? 'n/a'
+      : 'unavailable' in x
+        ? 'fails'
+        : `${Math.round(x.tps)}${x.failed ? ` (${x.failed} failed)` : ''}`;
   const ratio = (
     a: RunResult | { unavailable: string } | undefined,
     b: RunResult | { unavailable: string } | undefined,
@@ -539,6 +552,18 @@ function toMarkdown(r: {
       `| ${name} | ${tps(row.direct)} | ${tps(row.PgBouncer)} | ${tps(row.poolpilot)} | ${ratio(row.PgBouncer, row.direct)} | ${ratio(row.poolpilot, row.PgBouncer)} | ${cpu(row.PgBouncer)} | ${cpu(row.poolpilot)} |`,
     );
   }
+  const failures = Object.entries(r.rows).flatMap(([name, row]) =>
+    Object.entries(row)
+      .filter(([, x]) => 'unavailable' in x)
+      .map(([target, x]) => `- ${name}, ${target}: fails: ${(x as { unavailable: string }).unavailable}`),
+  );
+  if (failures.length > 0) lines.push('', 'Runs that failed (n/a above):', '', ...failures);
+  const prepared = r.rows['-S prepared']?.poolpilot;
+  const extended = r.rows['-S extended']?.PgBouncer;
+  lines.push(
+    '',
+    `poolpilot -S -M prepared / PgBouncer -S -M extended: ${ratio(prepared, extended)} (goal ≥ 1.0: a statement parsed once is cheaper to route).`,
+  );
   const l = r.latencyP50Ms;
   const num = (x: number | { unavailable: string } | undefined) => (typeof x === 'number' ? x : null);
   const d = num(l.direct);
