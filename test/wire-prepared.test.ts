@@ -1,7 +1,9 @@
 import pg from 'pg';
+import { serialize } from 'pg-protocol';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { eventually, run } from './harness/database.js';
 import { type ProcessResult, psql, runClient, useWire } from './harness/wire.js';
+import { errorFields, RawClient, startupPacket } from './support/wire.js';
 
 const { replicaUrl } = inject('databases');
 const port = (url: string | null) => Number(new URL(url ?? 'postgres://x:1/').port);
@@ -274,5 +276,146 @@ describe('wire front: pgbench -M prepared', () => {
     const direct = (await psql(wire.front.directEnv, ...sums)).stdout.trim().split('\n');
     expect(direct).toHaveLength(4);
     expect(new Set(direct).size).toBe(1);
+  });
+});
+
+/**
+ * What no driver sends on purpose, in raw protocol messages: duplicate names, pipelines mixing
+ * statements the connection holds with new ones, Close and DEALLOCATE in order with the server's
+ * replies.
+ */
+describe('wire front: prepared statements in raw protocol pipelines', () => {
+  const wire = useWire(
+    { DB_POOL_SIZE: '2', DB_POOL_MIN: '1', WIRE_USERS: undefined },
+    { prefix: 'pp_wprepraw' },
+  );
+  const raws: RawClient[] = [];
+  afterEach(() => {
+    for (const r of raws.splice(0)) r.destroy();
+  });
+
+  async function session(): Promise<RawClient> {
+    const raw = await RawClient.connect(wire.front.port);
+    raws.push(raw);
+    raw.write(startupPacket({ user: 'app', database: wire.front.database }));
+    for (;;) {
+      const m = await raw.message();
+      if (!m) throw new Error('closed during login');
+      if (m.type === 'E') throw new Error(errorFields(m.body).M);
+      if (m.type === 'Z') return raw;
+    }
+  }
+
+  /** Sends `bytes` and reads until `readies` ReadyForQuery came: each message as its type, errors as `E:code`, tags as `C:tag`, rows as `D:value`. */
+  async function exchange(raw: RawClient, bytes: Buffer[], readies = 1): Promise<string[]> {
+    raw.write(Buffer.concat(bytes));
+    const seen: string[] = [];
+    while (readies > 0) {
+      const m = await raw.message();
+      if (!m) throw new Error(`closed after ${seen.join(' ')}`);
+      if (m.type === 'E') seen.push(`E:${errorFields(m.body).C}`);
+      else if (m.type === 'C') seen.push(`C:${m.body.toString('utf8', 0, m.body.length - 1)}`);
+      else if (m.type === 'D') seen.push(`D:${m.body.toString('utf8', 6)}`);
+      else if (m.type === 'Z') {
+        seen.push(`Z:${String.fromCharCode(m.body[0]!)}`);
+        readies -= 1;
+      } else if (m.type !== 'T' && m.type !== 'N' && m.type !== 'S') seen.push(m.type);
+    }
+    return seen;
+  }
+
+  const P = (name: string, text: string) => serialize.parse({ name, text, types: [] });
+  const B = (statement: string) => serialize.bind({ statement, values: [] });
+  const E = () => serialize.execute({});
+  const S = () => serialize.sync();
+  const Q = (text: string) => serialize.query(text);
+  const closeStatement = (name: string) => serialize.close({ type: 'S', name });
+
+  it('refuses a name the client holds with 42P05, outside and inside a transaction, as PostgreSQL does', async () => {
+    const raw = await session();
+    expect(await exchange(raw, [P('a', 'SELECT 1'), S()])).toEqual(['1', 'Z:I']);
+    expect(await exchange(raw, [P('a', 'SELECT 2'), S()])).toEqual(['E:42P05', 'Z:I']);
+    expect(await exchange(raw, [Q('BEGIN')])).toEqual(['C:BEGIN', 'Z:T']);
+    expect(await exchange(raw, [P('a', 'SELECT 3'), S()])).toEqual(['E:42P05', 'Z:E']);
+    expect(await exchange(raw, [Q('ROLLBACK')])).toEqual(['C:ROLLBACK', 'Z:I']);
+    // The name still means its first statement.
+    expect(await exchange(raw, [B('a'), E(), S()])).toEqual(['2', 'D:1', 'C:SELECT 1', 'Z:I']);
+  });
+
+  it('answers a pipeline in order: statements held and new, a Close, then a Bind of the closed name', async () => {
+    const raw = await session();
+    expect(
+      await exchange(
+        raw,
+        [
+          Q('BEGIN'),
+          P('x', 'SELECT 10 AS v'),
+          B('x'),
+          E(),
+          // Same text under another client name: the connection holds it, nothing is parsed.
+          P('y', 'SELECT 10 AS v'),
+          B('y'),
+          E(),
+          closeStatement('x'),
+          B('y'),
+          E(),
+          S(),
+          Q('COMMIT'),
+        ],
+        3,
+      ),
+    ).toEqual([
+      'C:BEGIN',
+      'Z:T',
+      '1',
+      '2',
+      'D:10',
+      'C:SELECT 1',
+      '1',
+      '2',
+      'D:10',
+      'C:SELECT 1',
+      '3',
+      '2',
+      'D:10',
+      'C:SELECT 1',
+      'Z:T',
+      'C:COMMIT',
+      'Z:I',
+    ]);
+    expect(await exchange(raw, [B('x'), E(), S(), B('y'), E(), S()], 2)).toEqual([
+      'E:26000',
+      'Z:I',
+      '2',
+      'D:10',
+      'C:SELECT 1',
+      'Z:I',
+    ]);
+  });
+
+  it('parses a statement again when an error earlier in its batch made the server skip the Parse poolpilot sent', async () => {
+    const raw = await session();
+    // Answered here: the statement is on no server yet.
+    expect(await exchange(raw, [P('later', "SELECT 'later' AS v"), S()])).toEqual(['1', 'Z:I']);
+    // Its Parse goes right before its Bind, after a statement that fails: the server skips both.
+    expect(await exchange(raw, [P('', 'SELECT 1/0'), B(''), E(), B('later'), E(), S()])).toEqual([
+      '1',
+      'E:22012', // at Bind: the constant is folded when the plan is made
+      'Z:I',
+    ]);
+    // One server connection (DB_POOL_SIZE 1): it must not believe it holds the statement.
+    expect(await exchange(raw, [B('later'), E(), S()])).toEqual(['2', 'D:later', 'C:SELECT 1', 'Z:I']);
+  });
+
+  it('answers DEALLOCATE after the replies of the queries sent before it', async () => {
+    const raw = await session();
+    expect(await exchange(raw, [P('d', 'SELECT 7'), S()])).toEqual(['1', 'Z:I']);
+    expect(
+      await exchange(raw, [Q('SELECT 1 AS slow FROM pg_sleep(0.2)'), Q('DEALLOCATE d'), Q('SELECT 2')], 3),
+    ).toEqual(['D:1', 'C:SELECT 1', 'Z:I', 'C:DEALLOCATE', 'Z:I', 'D:2', 'C:SELECT 1', 'Z:I']);
+    expect(await exchange(raw, [B('d'), E(), S()])).toEqual(['E:26000', 'Z:I']);
+    expect(await exchange(raw, [Q('BEGIN'), Q('SELECT 1/0'), Q('DEALLOCATE ALL'), Q('ROLLBACK')], 4)).toEqual(
+      ['C:BEGIN', 'Z:T', 'E:22012', 'Z:E', 'E:25P02', 'Z:E', 'C:ROLLBACK', 'Z:I'],
+    );
   });
 });

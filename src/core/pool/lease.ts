@@ -122,7 +122,7 @@ export class Lease {
     const connection = this.#connection;
     connection.attach(forwarder);
     return {
-      write: (bytes) => connection.write(bytes),
+      write: (bytes) => connection.forward(bytes),
       pause: () => connection.pause(),
       resume: () => connection.resume(),
       inject: (bytes, swallow, undo) => connection.inject(bytes, swallow, undo),

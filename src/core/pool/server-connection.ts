@@ -94,6 +94,8 @@ interface Sent<R> {
   reply: R;
   /** Order of sending, to undo skipped messages last-sent first. */
   seq: number;
+  /** Sync points (Sync, Query, FunctionCall) sent before it: the ReadyForQuery that ends its batch. */
+  batch: number;
   /** Called when ReadyForQuery comes first: the server skipped it after an error (or the Parse failed). */
   undo?: () => void;
 }
@@ -141,6 +143,9 @@ export class ServerConnection {
   /** Forwarding: the same for each Close. */
   readonly #closes: Sent<CloseReply>[] = [];
   #sent = 0;
+  /** Forwarding: sync points sent, and ReadyForQuery received for them (see `Sent.batch`). */
+  #syncsSent = 0;
+  #syncsAnswered = 0;
   /** Prepared statements this connection holds under poolpilot's names (see the wire front). */
   readonly statements = new StatementCache();
   #closed: Error | null = null;
@@ -274,7 +279,8 @@ export class ServerConnection {
   detach(): void {
     this.#forwarder = null;
     this.#swallowExchanges = 0;
-    this.#settle();
+    this.#settle(true);
+    this.#syncsSent = this.#syncsAnswered = 0;
     this.#passing = 0;
     const held = this.#held;
     this.#held = null;
@@ -289,33 +295,48 @@ export class ServerConnection {
    */
   inject(bytes: Buffer, swallow: 'exchange' | 'parse', undo?: () => void): boolean {
     if (swallow === 'exchange') this.#swallowExchanges += 1;
-    else this.#parses.push({ reply: true, seq: this.#sent++, undo });
+    else this.#parses.push(this.#sentMessage(true, undo));
+    return this.write(bytes);
+  }
+
+  /** A client's own message, forwarded: Sync, Query and FunctionCall each earn a ReadyForQuery. */
+  forward(bytes: Buffer): boolean {
+    const type = bytes[0];
+    if (type === SYNC || type === QUERY || type === FUNCTION_CALL) this.#syncsSent += 1;
     return this.write(bytes);
   }
 
   /** A client's own Parse went through: its ParseComplete is the client's. */
   clientParse(undo?: () => void): void {
-    this.#parses.push(undo ? { reply: false, seq: this.#sent++, undo } : CLIENT_PARSE);
+    this.#parses.push(this.#sentMessage(false, undo));
   }
 
   /** Sends a Close (the client's, or one of poolpilot's) whose CloseComplete becomes `reply`. */
   close(bytes: Buffer, reply: CloseReply, undo?: () => void): boolean {
-    this.#closes.push(reply === 'client' && !undo ? CLIENT_CLOSE : { reply, seq: this.#sent++, undo });
+    this.#closes.push(this.#sentMessage(reply, undo));
     return this.write(bytes);
   }
 
+  #sentMessage<R>(reply: R, undo: (() => void) | undefined): Sent<R> {
+    return { reply, seq: this.#sent++, batch: this.#syncsSent, undo };
+  }
+
   /**
-   * ReadyForQuery: any Parse or Close still unanswered was skipped (an error came first) or
-   * failed; what was assumed of it is undone, last-sent first so the net effect is the server's.
+   * A ReadyForQuery ended the batch of the oldest sync point (or forwarding ended: `all`): a
+   * Parse or Close of that batch still unanswered was skipped (an error came first) or failed,
+   * and what was assumed of it is undone, last-sent first so the net effect is the server's.
    */
-  #settle(): void {
+  #settle(all: boolean): void {
+    this.#syncsAnswered += 1;
     if (this.#parses.length === 0 && this.#closes.length === 0) return;
-    const skipped = [...this.#parses, ...this.#closes].filter((s) => s.undo);
-    this.#parses.length = 0;
-    this.#closes.length = 0;
-    if (skipped.length === 0) return;
-    skipped.sort((a, b) => b.seq - a.seq);
-    for (const s of skipped) s.undo!();
+    const done = (s: Sent<unknown>) => all || s.batch < this.#syncsAnswered;
+    const skipped: Sent<unknown>[] = [];
+    while (this.#parses.length > 0 && done(this.#parses[0]!)) skipped.push(this.#parses.shift()!);
+    while (this.#closes.length > 0 && done(this.#closes[0]!)) skipped.push(this.#closes.shift()!);
+    const undo = skipped.filter((s) => s.undo);
+    if (undo.length === 0) return;
+    undo.sort((a, b) => b.seq - a.seq);
+    for (const s of undo) s.undo!();
   }
 
   pause(): void {
@@ -555,7 +576,7 @@ export class ServerConnection {
     switch (type) {
       case Msg.ReadyForQuery:
         this.transactionStatus = String.fromCharCode(body[0]!) as TransactionStatus;
-        this.#settle();
+        this.#settle(false);
         return false;
       case Msg.ParseComplete:
         return this.#parses.shift()?.reply === true;
@@ -661,8 +682,9 @@ export class ServerConnection {
   }
 }
 
-const CLIENT_PARSE: Sent<boolean> = { reply: false, seq: -1 };
-const CLIENT_CLOSE: Sent<CloseReply> = { reply: 'client', seq: -1 };
+const SYNC = 0x53; // S
+const QUERY = 0x51; // Q
+const FUNCTION_CALL = 0x46; // F
 const DISCARD_ALL = Buffer.from('DISCARD ALL\0');
 const DEALLOCATE_ALL = Buffer.from('DEALLOCATE ALL\0');
 
