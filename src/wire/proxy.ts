@@ -133,11 +133,7 @@ export class ProxySession implements ClientSession {
   #outstanding = 0;
   /** After an error poolpilot raised in an extended-protocol batch: skip to its Sync, as the server does. */
   #skipToSync = false;
-  /**
-   * Extended-protocol messages went to the server after the last Sync: the server is mid-batch,
-   * so the unit is not over at a ReadyForQuery, and the connection is not reusable if the client leaves.
-   */
-  #unsynced = false;
+
   /** The last Parse of the unnamed statement, sent again when its Bind lands on another connection. */
   #unnamedParse: { sql: string; frame: Buffer } | null = null;
   /** The client's named statements by the client's names. */
@@ -216,7 +212,7 @@ export class ProxySession implements ClientSession {
     if (placement) {
       // Mid-statement, the connection's state is unknown: close it. Idle in a transaction, the
       // pool rolls it back and resets it.
-      if (this.#outstanding > 0 || this.#unsynced) placement.lease.markBroken();
+      if (this.#outstanding > 0 || this.#channel?.midBatch) placement.lease.markBroken();
       this.#finish(false);
     }
     void this.#session.close();
@@ -227,13 +223,10 @@ export class ProxySession implements ClientSession {
     if (this.#skipToSync) {
       if (type === Frontend.Sync) {
         this.#skipToSync = false;
-        this.#unsynced = false;
         this.client.send(readyForQuery('I'));
       }
       return;
     }
-    if (EXTENDED.has(type)) this.#unsynced = true;
-    else if (type === Frontend.Sync) this.#unsynced = false;
     switch (type) {
       case Frontend.Terminate:
         this.client.socket.end();
@@ -633,7 +626,8 @@ export class ProxySession implements ClientSession {
       placement.lease.record({ text: '', durationMs, error: undefined, rows: 0 });
       this.#requestSentAt = this.#outstanding > 0 ? now : null;
     }
-    if (this.#outstanding > 0 || this.#unsynced || status !== 'I') return;
+    // Extended messages sent after the last Sync: the server is mid-batch, the unit goes on.
+    if (this.#outstanding > 0 || status !== 'I' || this.#channel?.midBatch) return;
     this.#finish(true);
   }
 
@@ -703,15 +697,6 @@ export class ProxySession implements ClientSession {
  */
 const WRITES_NO_TABLE = new Set(['TRANSACTION', 'SET']);
 
-/** Messages of an extended-protocol batch, answered only up to its Sync. */
-const EXTENDED = new Set<number>([
-  Frontend.Parse,
-  Frontend.Bind,
-  Frontend.Describe,
-  Frontend.Execute,
-  Frontend.Close,
-  Frontend.Flush,
-]);
 const CLOSE_COMPLETE = Buffer.from([0x33, 0, 0, 0, 4]);
 const PARSE_COMPLETE = Buffer.from([0x31, 0, 0, 0, 4]);
 

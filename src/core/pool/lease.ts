@@ -39,6 +39,8 @@ export interface ForwardChannel {
   close(bytes: Buffer, reply: CloseReply, undo?: () => void): boolean;
   /** The prepared statements the connection holds under poolpilot's names. */
   readonly statements: StatementCache;
+  /** Extended-protocol messages were sent after the last Sync (see ServerConnection.midBatch). */
+  readonly midBatch: boolean;
   /** Ends forwarding; the lease stays held until released. */
   detach(): void;
 }
@@ -129,6 +131,9 @@ export class Lease {
       clientParse: (undo) => connection.clientParse(undo),
       close: (bytes, reply, undo) => connection.close(bytes, reply, undo),
       statements: connection.statements,
+      get midBatch() {
+        return connection.midBatch;
+      },
       detach: () => connection.detach(),
     };
   }

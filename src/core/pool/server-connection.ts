@@ -146,6 +146,12 @@ export class ServerConnection {
   /** Forwarding: sync points sent, and ReadyForQuery received for them (see `Sent.batch`). */
   #syncsSent = 0;
   #syncsAnswered = 0;
+  /**
+   * Forwarding: extended-protocol messages went out after the last Sync, so the server is in the
+   * middle of a batch: its next ReadyForQuery does not end the client's unit of work, and the
+   * connection cannot be reused if the client leaves now.
+   */
+  midBatch = false;
   /** Prepared statements this connection holds under poolpilot's names (see the wire front). */
   readonly statements = new StatementCache();
   #closed: Error | null = null;
@@ -281,6 +287,7 @@ export class ServerConnection {
     this.#swallowExchanges = 0;
     this.#settle(true);
     this.#syncsSent = this.#syncsAnswered = 0;
+    this.midBatch = false;
     this.#passing = 0;
     const held = this.#held;
     this.#held = null;
@@ -295,14 +302,22 @@ export class ServerConnection {
    */
   inject(bytes: Buffer, swallow: 'exchange' | 'parse', undo?: () => void): boolean {
     if (swallow === 'exchange') this.#swallowExchanges += 1;
-    else this.#parses.push(this.#sentMessage(true, undo));
+    else {
+      this.#parses.push(this.#sentMessage(true, undo));
+      this.midBatch = true;
+    }
     return this.write(bytes);
   }
 
   /** A client's own message, forwarded: Sync, Query and FunctionCall each earn a ReadyForQuery. */
   forward(bytes: Buffer): boolean {
-    const type = bytes[0];
-    if (type === SYNC || type === QUERY || type === FUNCTION_CALL) this.#syncsSent += 1;
+    const type = bytes[0]!;
+    if (type === SYNC || type === QUERY || type === FUNCTION_CALL) {
+      this.#syncsSent += 1;
+      this.midBatch = false;
+    } else if (EXTENDED.has(type)) {
+      this.midBatch = true;
+    }
     return this.write(bytes);
   }
 
@@ -314,6 +329,7 @@ export class ServerConnection {
   /** Sends a Close (the client's, or one of poolpilot's) whose CloseComplete becomes `reply`. */
   close(bytes: Buffer, reply: CloseReply, undo?: () => void): boolean {
     this.#closes.push(this.#sentMessage(reply, undo));
+    this.midBatch = true;
     return this.write(bytes);
   }
 
@@ -685,6 +701,8 @@ export class ServerConnection {
 const SYNC = 0x53; // S
 const QUERY = 0x51; // Q
 const FUNCTION_CALL = 0x46; // F
+/** Parse, Bind, Describe, Execute, Close, Flush: answered only up to the batch's Sync. */
+const EXTENDED = new Set([0x50, 0x42, 0x44, 0x45, 0x43, 0x48]);
 const DISCARD_ALL = Buffer.from('DISCARD ALL\0');
 const DEALLOCATE_ALL = Buffer.from('DEALLOCATE ALL\0');
 
