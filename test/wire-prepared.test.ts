@@ -286,7 +286,7 @@ describe('wire front: pgbench -M prepared', () => {
  */
 describe('wire front: prepared statements in raw protocol pipelines', () => {
   const wire = useWire(
-    { DB_POOL_SIZE: '2', DB_POOL_MIN: '1', WIRE_USERS: undefined },
+    { DB_POOL_SIZE: '1', DB_POOL_MIN: '1', WIRE_USERS: undefined, WIRE_MAX_CLIENT_PREPARED_STATEMENTS: '3' },
     { prefix: 'pp_wprepraw' },
   );
   const raws: RawClient[] = [];
@@ -405,6 +405,23 @@ describe('wire front: prepared statements in raw protocol pipelines', () => {
     ]);
     // One server connection (DB_POOL_SIZE 1): it must not believe it holds the statement.
     expect(await exchange(raw, [B('later'), E(), S()])).toEqual(['2', 'D:later', 'C:SELECT 1', 'Z:I']);
+  });
+
+  it('refuses a statement past the client limit with 53400, and with FATAL 53400 inside a transaction', async () => {
+    const raw = await session();
+    expect(await exchange(raw, [P('l1', 'SELECT 1'), P('l2', 'SELECT 2'), P('l3', 'SELECT 3'), S()])).toEqual(
+      ['1', '1', '1', 'Z:I'],
+    );
+    expect(await exchange(raw, [P('l4', 'SELECT 4'), B('l1'), E(), S()])).toEqual(['E:53400', 'Z:I']);
+    expect(await exchange(raw, [Q('BEGIN')])).toEqual(['C:BEGIN', 'Z:T']);
+    raw.write(Buffer.concat([P('l4', 'SELECT 4'), S()]));
+    const last = await raw.message();
+    expect(last?.type).toBe('E');
+    expect(errorFields(last!.body)).toMatchObject({ S: 'FATAL', C: '53400' });
+    await raw.closedByServer();
+    // The server connection it held, mid-transaction, is not handed to anyone: the next client is served cleanly.
+    const next = await session();
+    expect(await exchange(next, [Q('SELECT 1 AS ok')])).toEqual(['D:1', 'C:SELECT 1', 'Z:I']);
   });
 
   it('answers DEALLOCATE after the replies of the queries sent before it', async () => {
