@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ProcessResult, runClient, useWire } from './harness/wire.js';
 
-/** Debian's pg_regress (postgresql-15 + postgresql-server-dev-15); psql 15 from /usr/bin runs the files. */
+/** Debian's pg_regress (postgresql-client-15); psql 15 from /usr/bin runs the files. */
 const PG_REGRESS = '/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress';
 const SUITE = join(import.meta.dirname, 'fixtures', 'regress');
 
