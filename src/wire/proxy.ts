@@ -33,7 +33,9 @@ import { TransactionMode } from './transaction-mode.js';
  * message of a unit of work (a transaction, or one statement outside of one) until the server
  * reports ReadyForQuery idle with nothing outstanding, and nothing in between. Each unit is
  * placed by the same analyzer and router as executeQuery; its messages pass through as they came
- * and the server's replies go back as they arrive, with backpressure both ways.
+ * (named prepared statements renamed to the server-side ones they map to: see
+ * prepared-statements.ts) and the server's replies go back as they arrive, with backpressure both
+ * ways.
  */
 export interface PreparedStatementLimits {
   /** Statements one server connection keeps prepared; the least recently used is closed past it. */
