@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import { type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls';
+import { TLSSocket, type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls';
 import pg from 'pg';
 import sasl from 'pg/lib/crypto/sasl.js';
 import cryptoUtils from 'pg/lib/crypto/utils.js';
@@ -130,6 +130,8 @@ export class ServerConnection {
   readonly #initial = new Map<string, string>();
   /** Set when the server reported a parameter different from its value at login. */
   parametersChanged = false;
+  /** When the login finished (Date.now()); 0 until then. */
+  connectedAt = 0;
   /** Told when the socket fails or closes outside of any operation (an idle connection dropped). */
   onClose: ((error: Error) => void) | null = null;
 
@@ -194,6 +196,23 @@ export class ServerConnection {
     }
     for (const [name, value] of this.parameters) this.#initial.set(name, value);
     this.parametersChanged = false;
+    this.connectedAt = Date.now();
+  }
+
+  get localAddress(): string {
+    return this.#socket?.localAddress ?? '';
+  }
+
+  get localPort(): number {
+    return this.#socket?.localPort ?? 0;
+  }
+
+  /** Protocol and cipher when the connection is encrypted (TLSv1.3/TLS_AES_256_GCM_SHA384), else ''. */
+  get tlsDescription(): string {
+    const socket = this.#socket;
+    if (!(socket instanceof TLSSocket)) return '';
+    const cipher = socket.getCipher();
+    return `${socket.getProtocol() ?? ''}/${cipher?.standardName ?? cipher?.name ?? ''}`;
   }
 
   /**
@@ -341,6 +360,10 @@ export class ServerConnection {
   }
 
   // --- internals ---
+
+  #tlsStream(): TLSSocket | null {
+    return this.#socket instanceof TLSSocket ? this.#socket : null;
+  }
 
   #open(): Promise<Socket> {
     return new Promise((resolve, reject) => {
@@ -591,12 +614,18 @@ export class ServerConnection {
           mechanisms.push(name);
           offset += Buffer.byteLength(name) + 1;
         }
-        state.sasl = sasl.startSession(mechanisms, null);
+        // Over TLS, SCRAM-SHA-256-PLUS binds the login to this TLS channel when the server offers it.
+        state.sasl = sasl.startSession(mechanisms, this.#tlsStream());
         this.write(serialize.sendSASLInitialResponseMessage(state.sasl.mechanism, state.sasl.response));
         return;
       }
       case 11:
-        await sasl.continueSession(state.sasl, requirePassword(password), body.toString('utf8', 4), null);
+        await sasl.continueSession(
+          state.sasl,
+          requirePassword(password),
+          body.toString('utf8', 4),
+          this.#tlsStream(),
+        );
         this.write(serialize.sendSCRAMClientFinalMessage(state.sasl.response));
         return;
       case 12:
