@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import { TLSSocket, type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls';
+import { TLSSocket, connect as tlsConnect } from 'node:tls';
 import pg from 'pg';
 import sasl from 'pg/lib/crypto/sasl.js';
 import cryptoUtils from 'pg/lib/crypto/utils.js';
@@ -18,6 +18,7 @@ import {
   readRowDescription,
 } from './backend-messages.js';
 import { MessageFramer } from './message-framer.js';
+import { type TlsMode, tlsMode } from './tls-mode.js';
 
 /**
  * One connection to a PostgreSQL server, spoken to in the protocol directly: poolpilot's own
@@ -105,8 +106,7 @@ export class ServerConnection {
   readonly database: string;
   readonly #options: ServerConnectionOptions;
   readonly #password: string | undefined;
-  readonly #ssl: false | TlsOptions;
-  readonly #sslRequired: boolean;
+  readonly #tls: TlsMode;
   #socket: Socket | null = null;
   readonly #framer: MessageFramer;
   #op: Operation | null = null;
@@ -137,22 +137,14 @@ export class ServerConnection {
 
   constructor(options: ServerConnectionOptions) {
     this.#options = options;
-    const c = parseConnectionString(options.connectionString);
+    // libpq semantics (see tlsMode), without the library's warning about its own, older reading.
+    const c = parseConnectionString(options.connectionString, { useLibpqCompat: true });
     this.host = c.host || process.env.PGHOST || 'localhost';
     this.port = Number(c.port || process.env.PGPORT || 5432);
     this.user = c.user || process.env.PGUSER || process.env.USER || 'postgres';
     this.database = c.database || this.user;
     this.#password = c.password ?? process.env.PGPASSWORD;
-    const mode = (c as { sslmode?: string }).sslmode ?? (c.ssl ? 'require' : 'disable');
-    this.#ssl =
-      mode === 'disable' || c.ssl === false
-        ? false
-        : {
-            ...(typeof c.ssl === 'object' ? (c.ssl as TlsOptions) : {}),
-            rejectUnauthorized: mode === 'verify-ca' || mode === 'verify-full',
-            servername: this.host.startsWith('/') ? undefined : this.host,
-          };
-    this.#sslRequired = mode !== 'prefer' && mode !== 'allow' && this.#ssl !== false;
+    this.#tls = tlsMode(c as Parameters<typeof tlsMode>[0], this.host);
     this.#framer = new MessageFramer(
       (type, body) => this.#message(type, body),
       (type, length) => this.#wants(type, length),
@@ -380,7 +372,7 @@ export class ServerConnection {
       };
       socket.once('error', failed);
       socket.once('connect', () => {
-        if (this.#ssl === false) {
+        if (!this.#tls.request) {
           clearTimeout(timer);
           socket.off('error', failed);
           resolve(socket);
@@ -391,10 +383,10 @@ export class ServerConnection {
           clearTimeout(timer);
           socket.off('error', failed);
           if (answer[0] === 0x53 /* S */ && answer.length === 1) {
-            const secure = tlsConnect({ ...(this.#ssl as TlsOptions), socket });
+            const secure = tlsConnect({ ...this.#tls.options, socket });
             secure.once('secureConnect', () => resolve(secure));
             secure.once('error', reject);
-          } else if (answer[0] === 0x4e /* N */ && answer.length === 1 && !this.#sslRequired) {
+          } else if (answer[0] === 0x4e /* N */ && answer.length === 1 && !this.#tls.required) {
             resolve(socket);
           } else {
             socket.destroy();
