@@ -154,6 +154,22 @@ describe('admin console: SHOW with PgBouncer columns, figures from the core', ()
   it('has the column lists and types pgbouncer_exporter reads (STATS, POOLS, DATABASES, LISTS, CONFIG)', async () => {
     const c = await connect(WATCH);
     try {
+      // As pgbouncer_exporter sends them (lib/pq, simple protocol, with the semicolon).
+      const totals = await c.query('SHOW STATS_TOTALS;');
+      expect(totals.fields.map((f) => f.name)).toEqual([
+        'database',
+        'server_assignment_count',
+        'xact_count',
+        'query_count',
+        'bytes_received',
+        'bytes_sent',
+        'xact_time',
+        'query_time',
+        'wait_time',
+      ]);
+      expect((await c.query('SHOW STATS_AVERAGES;')).fields.map((f) => f.name)).toEqual(
+        totals.fields.map((f) => f.name),
+      );
       const pools = await show(c, 'POOLS');
       expect(pools.fields.map((f) => f.name)).toEqual(POOLS);
       expect(pools.fields.find((f) => f.name === 'cl_active')?.dataTypeID).toBe(23);

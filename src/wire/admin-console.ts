@@ -13,6 +13,7 @@ import {
   showRoutes,
   showServers,
   showStats,
+  showStatsHalf,
   showVersion,
   type Table,
 } from './admin-tables.js';
@@ -36,7 +37,7 @@ const COMMAND = /^\s*([a-z_]+)(?:\s+("(?:[^"]|"")+"|[a-z0-9_.-]+))?\s*;?\s*$/i;
 
 const HELP = [
   'SHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|VERSION',
-  'SHOW LISTS|STATS|ROUTES|REPLICATION',
+  'SHOW LISTS|STATS|STATS_TOTALS|STATS_AVERAGES|ROUTES|REPLICATION',
   'RELOAD',
   'PAUSE [<db>]',
   'RESUME [<db>]',
@@ -226,6 +227,10 @@ export class AdminSession implements ClientSession {
           return show(showPools(o));
         case 'stats':
           return show(showStats(o, this.#console.period()));
+        case 'stats_totals':
+          return show(showStatsHalf(o, this.#console.period(), 'totals'));
+        case 'stats_averages':
+          return show(showStatsHalf(o, this.#console.period(), 'averages'));
         case 'clients':
           return show(showClients(o));
         case 'servers':

@@ -135,6 +135,42 @@ const STATS_COLUMNS = [
   'wait_time',
 ] as const;
 
+/** One target's totals and averages over the period, in SHOW STATS order. */
+function statsOf(
+  src: ConsoleSource,
+  period: Period,
+  target: string,
+): { totals: number[]; averages: number[] } {
+  const c = src.poolpilot.clients.traffic(target);
+  const before = period.before.get(target) ?? zero;
+  const after = period.after.get(target) ?? zero;
+  const d = (k: keyof TrafficCounters) => after[k] - before[k];
+  const perSecond = (k: keyof TrafficCounters) => (period.seconds > 0 ? d(k) / period.seconds : 0);
+  const per = (k: keyof TrafficCounters, n: keyof TrafficCounters) => (d(n) > 0 ? d(k) / d(n) : 0);
+  return {
+    totals: [
+      c.assignments,
+      c.transactions,
+      c.statements,
+      c.bytesReceived,
+      c.bytesSent,
+      c.transactionTimeUs,
+      c.statementTimeUs,
+      c.waitTimeUs,
+    ],
+    averages: [
+      perSecond('assignments'),
+      perSecond('transactions'),
+      perSecond('statements'),
+      perSecond('bytesReceived'),
+      perSecond('bytesSent'),
+      per('transactionTimeUs', 'transactions'),
+      per('statementTimeUs', 'statements'),
+      per('waitTimeUs', 'assignments'),
+    ],
+  };
+}
+
 export function showStats(src: ConsoleSource, period: Period): Table {
   const names = [
     'database',
@@ -145,32 +181,22 @@ export function showStats(src: ConsoleSource, period: Period): Table {
     `s${'q'.repeat(STATS_COLUMNS.length * 2)}`,
     names,
     src.poolpilot.cluster.targets.map((t) => {
-      const c = src.poolpilot.clients.traffic(t.name);
-      const before = period.before.get(t.name) ?? zero;
-      const after = period.after.get(t.name) ?? zero;
-      const d = (k: keyof TrafficCounters) => after[k] - before[k];
-      const perSecond = (k: keyof TrafficCounters) => (period.seconds > 0 ? d(k) / period.seconds : 0);
-      const per = (k: keyof TrafficCounters, n: keyof TrafficCounters) => (d(n) > 0 ? d(k) / d(n) : 0);
-      return [
-        t.name,
-        c.assignments,
-        c.transactions,
-        c.statements,
-        c.bytesReceived,
-        c.bytesSent,
-        c.transactionTimeUs,
-        c.statementTimeUs,
-        c.waitTimeUs,
-        perSecond('assignments'),
-        perSecond('transactions'),
-        perSecond('statements'),
-        perSecond('bytesReceived'),
-        perSecond('bytesSent'),
-        per('transactionTimeUs', 'transactions'),
-        per('statementTimeUs', 'statements'),
-        per('waitTimeUs', 'assignments'),
-      ];
+      const { totals, averages } = statsOf(src, period, t.name);
+      return [t.name, ...totals, ...averages];
     }),
+  );
+}
+
+/** SHOW STATS_TOTALS and SHOW STATS_AVERAGES: the two halves of SHOW STATS, without prefixes. */
+export function showStatsHalf(src: ConsoleSource, period: Period, half: 'totals' | 'averages'): Table {
+  const names = [
+    'database',
+    ...STATS_COLUMNS.map((c) => (c === 'received' || c === 'sent' ? `bytes_${c}` : c)),
+  ];
+  return table(
+    `s${'q'.repeat(STATS_COLUMNS.length)}`,
+    names,
+    src.poolpilot.cluster.targets.map((t) => [t.name, ...statsOf(src, period, t.name)[half]]),
   );
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { DEFAULTS, readTlsFiles, reloadWireUsers, type WireConfig } from '../config/index.js';
+import { DEFAULTS, isLoopback, readTlsFiles, reloadWireUsers, type WireConfig } from '../config/index.js';
 import { ErrorCode, PoolpilotError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Poolpilot } from '../core/poolpilot.js';
@@ -41,12 +41,14 @@ export class WireSurface implements Surface {
   /** Users as last loaded (start-up or RELOAD). */
   #users: number;
   readonly #poolpilot: Poolpilot;
+  readonly #log: Logger;
   /** The primary's own ParameterStatus values, read from a pooled connection once it is up. */
   #server: Record<string, string> = {};
 
   constructor(poolpilot: Poolpilot, config: WireConfig, log: Logger) {
     this.#config = config;
     this.#poolpilot = poolpilot;
+    this.#log = log;
     this.proxy = new WireProxy(poolpilot, log);
     this.#users = config.users.length;
     const database = poolpilot.cluster.primary.spec.endpoint.database;
@@ -89,6 +91,12 @@ export class WireSurface implements Surface {
 
   async listen(): Promise<string> {
     await this.#readServerParameters();
+    if (!this.#config.tls && this.#config.tlsRequired !== 'off' && !isLoopback(this.#config.host)) {
+      this.#log.warn(
+        { host: this.#config.host },
+        'wire front listens beyond loopback without WIRE_TLS_CERT/WIRE_TLS_KEY: non-loopback clients are refused (28000) until TLS is configured or WIRE_TLS_REQUIRED=off',
+      );
+    }
     const address = await this.listener.listen(this.#config.port, this.#config.host);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `postgres://${host}:${address.port}/${this.#poolpilot.cluster.primary.spec.endpoint.database}`;

@@ -376,6 +376,7 @@ export class Pool {
   async end(graceMs = 5_000): Promise<void> {
     this.#ending = true;
     clearInterval(this.#sweeper);
+    for (const resolve of this.#pauseWaiters.splice(0)) resolve();
     for (const waiter of this.#waiters.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.reject(new PoolpilotError(ErrorCode.DbUnavailable, `pool ${this.name} is closing`));

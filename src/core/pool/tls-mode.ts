@@ -33,9 +33,14 @@ export function tlsMode(
   if (mode === 'disable' || mode === 'allow' || parsed.ssl === false || host.startsWith('/')) {
     return { request: false, required: false, options: {} };
   }
-  const given = typeof parsed.ssl === 'object' && parsed.ssl !== null ? (parsed.ssl as ConnectionOptions) : {};
+  const given =
+    typeof parsed.ssl === 'object' && parsed.ssl !== null ? (parsed.ssl as ConnectionOptions) : {};
   const verify =
-    mode === 'verify-full' ? 'full' : mode === 'verify-ca' || (mode === 'require' && parsed.sslrootcert) ? 'ca' : null;
+    mode === 'verify-full'
+      ? 'full'
+      : mode === 'verify-ca' || (mode === 'require' && parsed.sslrootcert)
+        ? 'ca'
+        : null;
   const options: ConnectionOptions = {
     ca: given.ca,
     cert: given.cert,
