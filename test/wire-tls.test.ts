@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../src/config/index.js';
 import { silentLogger } from '../src/core/index.js';
 import { ServerConnection } from '../src/core/pool/server-connection.js';
 import { serverUser } from '../src/embedded/index.js';
@@ -45,7 +46,7 @@ function makeCertificates(): void {
       '2',
     );
   }
-  const server = (name: string, san: string) => {
+  const server = (name: string, san: string, ca = 'ca') => {
     openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=localhost');
     writeFileSync(file(`${name}.ext`), `subjectAltName=${san}\n`);
     openssl(
@@ -54,9 +55,9 @@ function makeCertificates(): void {
       '-in',
       `${name}.csr`,
       '-CA',
-      'ca.crt',
+      `${ca}.crt`,
       '-CAkey',
-      'ca.key',
+      `${ca}.key`,
       '-CAcreateserial',
       '-out',
       `${name}.crt`,
@@ -70,6 +71,8 @@ function makeCertificates(): void {
   server('front', `DNS:localhost,IP:127.0.0.1,IP:${address}`);
   // The PostgreSQL server behind: by name only, so verify-ca and verify-full tell apart.
   server('pg', 'DNS:localhost');
+  // A renewed certificate for the front, from another CA: RELOAD picks it up.
+  server('renewed', `DNS:localhost,IP:127.0.0.1,IP:${address}`, 'other-ca');
 }
 
 makeCertificates();
@@ -118,7 +121,14 @@ describe('TLS with clients (WIRE_TLS_CERT, WIRE_TLS_KEY)', () => {
   let openPort = 0;
 
   beforeAll(async () => {
-    front = await startWire({ WIRE_TLS_CERT: file('front.crt'), WIRE_TLS_KEY: file('front.key') });
+    // Copies of the front's files: the RELOAD test replaces them.
+    writeFileSync(file('live.crt'), readFileSync(file('front.crt')));
+    writeFileSync(file('live.key'), readFileSync(file('front.key')));
+    front = await startWire({
+      WIRE_TLS_CERT: file('live.crt'),
+      WIRE_TLS_KEY: file('live.key'),
+      WIRE_ADMIN_USERS: WIRE_USER,
+    });
     // The same front on every address: a client of the machine's own address is not loopback.
     open = new WireSurface(
       front.pp.poolpilot,
@@ -254,6 +264,35 @@ describe('TLS with clients (WIRE_TLS_CERT, WIRE_TLS_KEY)', () => {
     await client.end().catch(() => undefined);
   });
 
+  it('RELOAD in the admin console takes a renewed certificate for new connections', async () => {
+    writeFileSync(file('live.crt'), readFileSync(file('renewed.crt')));
+    writeFileSync(file('live.key'), readFileSync(file('renewed.key')));
+    const admin = new pg.Client({ ...front.connection, database: 'pgbouncer', ssl: false });
+    const notices: string[] = [];
+    admin.on('notice', (n) => notices.push(n.message ?? ''));
+    await admin.connect();
+    try {
+      await admin.query('RELOAD');
+      expect(notices.join()).toMatch(/WIRE_TLS_CERT, WIRE_TLS_KEY/);
+    } finally {
+      await admin.end();
+    }
+    const renewed = new pg.Client({
+      ...front.connection,
+      ssl: { ca: readFileSync(file('other-ca.crt')), servername: 'localhost' },
+    });
+    await renewed.connect();
+    expect((await renewed.query('SELECT 10 AS n')).rows[0].n).toBe(10);
+    await renewed.end();
+    // Back to the first certificate for the tests that follow.
+    writeFileSync(file('live.crt'), readFileSync(file('front.crt')));
+    writeFileSync(file('live.key'), readFileSync(file('front.key')));
+    const again = new pg.Client({ ...front.connection, database: 'pgbouncer', ssl: false });
+    await again.connect();
+    await again.query('RELOAD');
+    await again.end();
+  });
+
   it('refuses a non-loopback client without TLS (28000) and lets it in with TLS', async () => {
     const plain = new pg.Client({ ...front.connection, host: address, port: openPort, ssl: false });
     plain.on('error', () => {});
@@ -277,6 +316,38 @@ describe('TLS with clients (WIRE_TLS_CERT, WIRE_TLS_KEY)', () => {
     const local = new pg.Client({ ...front.connection, port: openPort, ssl: false });
     await local.connect();
     await local.end();
+  });
+});
+
+describe('TLS configuration', () => {
+  it.each([
+    [{ WIRE_TLS_CERT: '/etc/hostname' }, /WIRE_TLS_CERT is not accepted alone/],
+    [{ WIRE_TLS_REQUIRED: 'all' }, /WIRE_TLS_REQUIRED=all is not accepted without WIRE_TLS_CERT/],
+    [
+      { WIRE_TLS_REQUIRED: 'sometimes' },
+      /WIRE_TLS_REQUIRED="sometimes" is not accepted: expected non-loopback, all or off/,
+    ],
+    [
+      { WIRE_TLS_CERT: '/nonexistent.crt', WIRE_TLS_KEY: '/nonexistent.key' },
+      /WIRE_TLS_CERT="\/nonexistent.crt" is not accepted: the file cannot be read/,
+    ],
+    [
+      { WIRE_TLS_CERT: '/etc/hostname', WIRE_TLS_KEY: '/etc/hostname' },
+      /WIRE_TLS_CERT="\/etc\/hostname" is not accepted: not a PEM file/,
+    ],
+  ])('refuses %o naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('defaults to TLS required from non-loopback clients, none offered', () => {
+    expect(loadConfig({}).wire).toMatchObject({ tls: null, tlsRequired: 'non-loopback' });
+    expect(
+      loadConfig({
+        WIRE_TLS_CERT: file('front.crt'),
+        WIRE_TLS_KEY: file('front.key'),
+        WIRE_TLS_REQUIRED: 'all',
+      }).wire,
+    ).toMatchObject({ tls: { certFile: file('front.crt') }, tlsRequired: 'all' });
   });
 });
 

@@ -66,7 +66,8 @@ export class ClientRecord {
   target: string | null = null;
   unitStartedAt: number | null = null;
   waitingSince: number | null = null;
-  lastRequestAt: Date | null = null;
+  /** Date.now() when its latest unit of work started; 0 before the first. */
+  lastRequestAt = 0;
   readonly #registry: ClientRegistry;
   readonly #kill: ((reason: string) => void) | null;
 
@@ -86,7 +87,7 @@ export class ClientRecord {
   waiting(): void {
     this.state = 'waiting';
     this.waitingSince = performance.now();
-    this.lastRequestAt = new Date();
+    this.lastRequestAt = Date.now();
   }
 
   /** Disconnects the client (the surface closes it with 57P01); false when it cannot be. */
@@ -133,7 +134,7 @@ export class ClientRecord {
       target: this.target,
       transactionAgeMs: this.unitStartedAt === null ? null : now - this.unitStartedAt,
       waitMs: this.waitingSince === null ? null : now - this.waitingSince,
-      lastRequestAt: this.lastRequestAt,
+      lastRequestAt: this.lastRequestAt === 0 ? null : new Date(this.lastRequestAt),
     };
   }
 }

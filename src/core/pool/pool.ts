@@ -133,8 +133,6 @@ export class Pool {
   readonly #connectionString: string;
   readonly #idle: IdleItem[] = [];
   readonly #busy = new Set<ServerConnection>();
-  /** When each leased connection was lent (SHOW SERVERS' request time). */
-  readonly #lentAt = new WeakMap<ServerConnection, number>();
   /** Connections opened before the last RECONNECT: closed as soon as they are free. */
   readonly #retired = new WeakSet<ServerConnection>();
   #paused = false;
@@ -236,7 +234,7 @@ export class Pool {
     if (this.#waiters.length === 0 && this.#idle.length > 0 && !this.#paused) {
       const connection = this.#idle.pop()!.connection;
       this.#busy.add(connection);
-      this.#lentAt.set(connection, Date.now());
+      connection.lentAt = Date.now();
       this.#acquireWait.record(0);
       for (const observer of this.#observers) observer.acquired?.(this.name, 0);
       return Promise.resolve(new Lease(this.name, connection, this.#hooks));
@@ -323,7 +321,7 @@ export class Pool {
     });
     return [
       ...[...this.#busy].map((c) =>
-        info(c, this.#lentAt.has(c) ? 'active' : 'tested', this.#lentAt.get(c) ?? Date.now()),
+        info(c, c.lentAt > 0 ? 'active' : 'tested', c.lentAt || Date.now()),
       ),
       ...this.#idle.map((item) => info(item.connection, 'idle', item.since)),
     ];
@@ -431,7 +429,7 @@ export class Pool {
   #handOut(connection: ServerConnection, waiter: Waiter): void {
     clearTimeout(waiter.timer);
     this.#busy.add(connection);
-    this.#lentAt.set(connection, Date.now());
+    connection.lentAt = Date.now();
     const waitMs = performance.now() - waiter.enqueuedAt;
     this.#acquireWait.record(waitMs);
     for (const observer of this.#observers) observer.acquired?.(this.name, waitMs);
@@ -478,7 +476,7 @@ export class Pool {
   /** A connection comes back from its lease: reused, reset first, or closed. */
   #release(connection: ServerConnection, how: Return): void {
     if (!this.#busy.has(connection)) return;
-    this.#lentAt.delete(connection);
+    connection.lentAt = 0;
     if (
       how.broken ||
       this.#retired.has(connection) ||

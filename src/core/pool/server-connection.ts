@@ -132,6 +132,8 @@ export class ServerConnection {
   parametersChanged = false;
   /** When the login finished (Date.now()); 0 until then. */
   connectedAt = 0;
+  /** When its pool lent it out (Date.now()); 0 while it is not lent (SHOW SERVERS). */
+  lentAt = 0;
   /** Told when the socket fails or closes outside of any operation (an idle connection dropped). */
   onClose: ((error: Error) => void) | null = null;
 
