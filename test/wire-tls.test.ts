@@ -317,6 +317,20 @@ describe('TLS with clients (WIRE_TLS_CERT, WIRE_TLS_KEY)', () => {
     await local.connect();
     await local.end();
   });
+
+  it('drains a TLS client with FATAL 57P01 over its TLS connection', async () => {
+    const client = new pg.Client({
+      ...front.connection,
+      port: openPort,
+      ssl: { ca: readFileSync(file('ca.crt')), servername: 'localhost' },
+    });
+    const failed = new Promise<Error>((resolve) => client.on('error', resolve));
+    await client.connect();
+    expect((await client.query('SELECT 11 AS n')).rows[0].n).toBe(11);
+    expect(await open.drain(2_000)).toBe(true);
+    expect(await failed).toMatchObject({ code: '57P01' });
+    await client.end().catch(() => undefined);
+  });
 });
 
 describe('TLS configuration', () => {

@@ -81,7 +81,8 @@ export class WireListener {
   private options: WireListenerOptions;
   private readonly log: Logger;
   private readonly server: net.Server;
-  private readonly sockets = new Set<Socket>();
+  /** Every open connection, by the socket it speaks on now (TLS once upgraded). */
+  private readonly sockets = new Set<Connection>();
   private readonly byProcessId = new Map<number, WireClient>();
   /** Connections past their StartupMessage, counted against maxClients. */
   private admitted = 0;
@@ -156,7 +157,7 @@ export class WireListener {
       if (client.session?.busy?.()) drained = false;
       this.shutdown(client);
     }
-    for (const socket of this.sockets) if (!this.isClient(socket)) socket.destroy();
+    for (const conn of this.sockets) if (!this.isClient(conn.socket)) conn.socket.destroy();
     await stopped;
     return drained;
   }
@@ -165,7 +166,7 @@ export class WireListener {
   async close(): Promise<void> {
     this.draining = true;
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
+    for (const conn of this.sockets) conn.socket.destroy();
     await stopped;
   }
 
@@ -183,7 +184,7 @@ export class WireListener {
   private accept(raw: Socket): void {
     // The socket the client speaks on: the TCP socket, or the TLS socket over it once upgraded.
     const conn: Connection = { socket: raw, onClose: () => undefined };
-    this.sockets.add(raw);
+    this.sockets.add(conn);
     raw.on('error', () => raw.destroy());
     // Notices a client whose host vanished without closing, so it does not hold a slot forever.
     raw.setKeepAlive(true, 60_000);
@@ -198,7 +199,7 @@ export class WireListener {
       if (gone) return;
       gone = true;
       clearTimeout(timer);
-      this.sockets.delete(raw);
+      this.sockets.delete(conn);
       if (admitted) this.admitted--;
     };
     raw.once('close', conn.onClose);
