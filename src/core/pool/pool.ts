@@ -320,9 +320,7 @@ export class Pool {
       tls: connection.tlsDescription,
     });
     return [
-      ...[...this.#busy].map((c) =>
-        info(c, c.lentAt > 0 ? 'active' : 'tested', c.lentAt || Date.now()),
-      ),
+      ...[...this.#busy].map((c) => info(c, c.lentAt > 0 ? 'active' : 'tested', c.lentAt || Date.now())),
       ...this.#idle.map((item) => info(item.connection, 'idle', item.since)),
     ];
   }
