@@ -11,6 +11,8 @@ import { loadConfig } from '../src/config/index.js';
 import { silentLogger } from '../src/core/index.js';
 import { ServerConnection } from '../src/core/pool/server-connection.js';
 import { serverUser } from '../src/embedded/index.js';
+import { ScramExchange, ScramProtocolError } from '../src/wire/scram-exchange.js';
+import { createVerifier } from '../src/wire/scram-verifier.js';
 import { WireSurface } from '../src/wire/wire-surface.js';
 import { type EmbeddedCluster, startEmbeddedCluster } from '../support/postgres-cluster.js';
 import { psql, type RunningWire, startWire, WIRE_PASSWORD, WIRE_USER } from './harness/wire.js';
@@ -439,5 +441,39 @@ describe('sslmode of the server URLs, for the pool’s own connections', () => {
     const plain = (q: string) => `${primaryUrl}${primaryUrl.includes('?') ? '&' : '?'}${q}`;
     expect(await encrypted(plain('sslmode=prefer'))).toBe(false);
     await expect(encrypted(plain('sslmode=require'))).rejects.toThrow(/refused TLS, which sslmode requires/);
+  });
+});
+
+describe('SCRAM channel-binding negotiation (RFC 5802 section 6)', () => {
+  const verifier = createVerifier('pw', { iterations: 4096 });
+  const binding = Buffer.alloc(32, 7);
+
+  it('offers PLUS first on TLS only', () => {
+    expect(new ScramExchange('u', verifier, binding).mechanisms).toEqual([
+      'SCRAM-SHA-256-PLUS',
+      'SCRAM-SHA-256',
+    ]);
+    expect(new ScramExchange('u', verifier, null).mechanisms).toEqual(['SCRAM-SHA-256']);
+    expect(() => new ScramExchange('u', verifier, null).choose('SCRAM-SHA-256-PLUS')).toThrow(
+      ScramProtocolError,
+    );
+  });
+
+  it('refuses a downgrade (y on TLS), PLUS without p=tls-server-end-point, and p= without PLUS', () => {
+    const plain = new ScramExchange('u', verifier, binding);
+    plain.choose('SCRAM-SHA-256');
+    expect(() => plain.start('y,,n=,r=abc')).toThrow(/channel binding negotiation error/);
+    const plus = new ScramExchange('u', verifier, binding);
+    plus.choose('SCRAM-SHA-256-PLUS');
+    expect(() => plus.start('n,,n=,r=abc')).toThrow(/needs channel binding type tls-server-end-point/);
+    const unbound = new ScramExchange('u', verifier, null);
+    unbound.choose('SCRAM-SHA-256');
+    expect(() => unbound.start('p=tls-server-end-point,,n=,r=abc')).toThrow(
+      /did not select SCRAM-SHA-256-PLUS/,
+    );
+    // Plaintext: y (the client could bind, the server cannot) is fine.
+    const y = new ScramExchange('u', verifier, null);
+    y.choose('SCRAM-SHA-256');
+    expect(y.start('y,,n=,r=abc')).toMatch(/^r=abc/);
   });
 });
