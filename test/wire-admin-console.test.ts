@@ -216,6 +216,10 @@ describe('admin console: SHOW with PgBouncer columns, figures from the core', ()
       for (let i = 0; i < 5; i++) await app.query('SELECT $1::int AS n', [i]);
       await app.query('BEGIN');
       await app.query('SELECT 1');
+      // Figures read one after the other agree only while nothing moves: no connection being opened.
+      await eventually(() =>
+        wire.front.pp.poolpilot.cluster.targets.every((t) => t.pool.state().connecting === 0),
+      );
       const stats = Object.fromEntries((await show(admin, 'STATS')).rows.map((r) => [r.database, r]));
       const pools = Object.fromEntries((await show(admin, 'POOLS')).rows.map((r) => [r.database, r]));
       const clients = (await show(admin, 'CLIENTS')).rows;
@@ -313,6 +317,10 @@ describe('admin console: who may use it', () => {
       await expect(ops.query('PAUSE nosuchdb')).rejects.toMatchObject({ code: '3D000' });
       await expect(ops.query('RESUME')).rejects.toMatchObject({ code: '55000' });
       await expect(ops.query('SELECT 1 + 1')).rejects.toMatchObject({ code: '42601' });
+      // What some drivers send on connecting, answered as PgBouncer's console answers it.
+      expect((await ops.query('SHOW client_encoding')).rows).toEqual([{ client_encoding: 'UTF8' }]);
+      await expect(ops.query("SET extra_float_digits = '3'")).resolves.toBeTruthy();
+      await expect(ops.query('SET default_pool_size = 9')).rejects.toMatchObject({ code: '0A000' });
     } finally {
       await ops.end();
     }

@@ -24,6 +24,7 @@ import {
   noticeResponse,
   readyForQuery,
   rowDescription,
+  TypeOid,
 } from './backend-messages.js';
 import type { ClientHandler, ClientSession, WireClient } from './client.js';
 import { Frontend } from './protocol.js';
@@ -45,6 +46,21 @@ const HELP = [
   'KILL [<db>]',
   'KILL_CLIENT <client_id>',
 ].join('\n\t');
+
+/**
+ * Settings some clients read or set on connecting: answered as PgBouncer's console answers them
+ * (SHOW gives a fixed value, SET is accepted and ignored with a NOTICE).
+ */
+const FAKE_SETTINGS: Record<string, string> = {
+  client_encoding: 'UTF8',
+  default_transaction_isolation: 'read committed',
+  standard_conforming_strings: 'on',
+  datestyle: 'ISO',
+  timezone: 'GMT',
+  extra_float_digits: '2',
+};
+/** `SET key = value` / `SET key TO value`, the value a word or a quoted string. */
+const SET = /^\s*set\s+([a-z_]+)\s*(?:=|\s+to\s+)\s*('(?:[^']|'')*'|[a-z0-9_.-]+)\s*;?\s*$/i;
 
 /** A console error: its SQLSTATE and message. */
 class ConsoleError extends Error {
@@ -214,6 +230,14 @@ export class AdminSession implements ClientSession {
   }
 
   async #command(sql: string): Promise<{ tag: string; table?: Table; notice?: string; detail?: string }> {
+    const set = SET.exec(sql);
+    if (set) {
+      if (set[1]!.toLowerCase() in FAKE_SETTINGS) return { tag: 'SET', notice: 'SET ignored' };
+      throw new ConsoleError(
+        SqlState.FeatureNotSupported,
+        `SET ${set[1]} is not supported: poolpilot is configured by its environment`,
+      );
+    }
     const match = COMMAND.exec(sql);
     if (!match) throw new ConsoleError(SqlState.SyntaxError, `invalid command '${sql}', use SHOW HELP;`);
     const word = match[1]!.toLowerCase();
@@ -222,6 +246,10 @@ export class AdminSession implements ClientSession {
     const o = this.#console.options;
     if (word === 'show' || word === 'select') {
       const show = (table: Table) => ({ tag: 'SHOW', table });
+      const fake = FAKE_SETTINGS[arg];
+      if (fake !== undefined) {
+        return show({ columns: [{ name: arg, typeOid: TypeOid.text }], rows: [[fake]] });
+      }
       switch (arg) {
         case 'pools':
           return show(showPools(o));
