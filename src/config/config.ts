@@ -67,7 +67,16 @@ export interface WireConfig {
   maxClientPreparedStatements: number;
   /** True when WIRE_HOST was unset, HOST is not loopback and there are no WIRE_USERS: host became 127.0.0.1. */
   loopbackFallback: boolean;
+  /** The WIRE_USERS file, when WIRE_USERS names one: the admin console's RELOAD reads it again. */
+  usersFile: string | null;
+  /** WIRE_TLS_CERT / WIRE_TLS_KEY: PEM files for TLS with clients; null: no TLS offered. */
+  tls: { certFile: string; keyFile: string } | null;
+  /** WIRE_TLS_REQUIRED: which clients must use TLS. */
+  tlsRequired: TlsRequired;
 }
+
+/** `non-loopback` (default): clients from any other address must use TLS; `all`; `off`. */
+export type TlsRequired = 'non-loopback' | 'all' | 'off';
 
 export interface WireUser {
   name: string;
@@ -346,7 +355,58 @@ function parseWire(env: Env, problems: string[], int: IntReader, httpHost: strin
       1_000_000,
     )!,
     loopbackFallback,
+    usersFile: env.WIRE_USERS?.trim() && !env.WIRE_USERS.includes('$') ? env.WIRE_USERS.trim() : null,
+    ...parseWireTls(env, problems),
   };
+}
+
+function parseWireTls(env: Env, problems: string[]): Pick<WireConfig, 'tls' | 'tlsRequired'> {
+  const certFile = env.WIRE_TLS_CERT?.trim() || null;
+  const keyFile = env.WIRE_TLS_KEY?.trim() || null;
+  let tls: WireConfig['tls'] = null;
+  if (certFile && keyFile) {
+    const problem = readTlsFiles({ certFile, keyFile });
+    if (problem) problems.push(problem);
+    tls = { certFile, keyFile };
+  } else if (certFile || keyFile) {
+    problems.push(
+      `${certFile ? 'WIRE_TLS_CERT' : 'WIRE_TLS_KEY'} is not accepted alone: set both WIRE_TLS_CERT and WIRE_TLS_KEY (PEM files)`,
+    );
+  }
+  const raw = env.WIRE_TLS_REQUIRED?.trim() || 'non-loopback';
+  const tlsRequired = (['non-loopback', 'all', 'off'] as const).find((v) => v === raw);
+  if (!tlsRequired) {
+    problems.push(
+      `WIRE_TLS_REQUIRED=${JSON.stringify(raw)} is not accepted: expected non-loopback, all or off`,
+    );
+  } else if (tlsRequired === 'all' && !tls) {
+    problems.push('WIRE_TLS_REQUIRED=all is not accepted without WIRE_TLS_CERT and WIRE_TLS_KEY');
+  }
+  return { tls, tlsRequired: tlsRequired ?? 'non-loopback' };
+}
+
+/** Reads the certificate and key (at start-up and on RELOAD); a problem naming the variable, or null. */
+export function readTlsFiles(files: { certFile: string; keyFile: string }): string | null {
+  for (const [variable, file] of [
+    ['WIRE_TLS_CERT', files.certFile],
+    ['WIRE_TLS_KEY', files.keyFile],
+  ] as const) {
+    try {
+      const text = readFileSync(file, 'utf8');
+      if (!text.includes('-----BEGIN '))
+        return `${variable}=${JSON.stringify(file)} is not accepted: not a PEM file`;
+    } catch (error) {
+      return `${variable}=${JSON.stringify(file)} is not accepted: the file cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
+  }
+  return null;
+}
+
+/** WIRE_USERS read again (RELOAD): the users, or the problems that keep the old list in place. */
+export function reloadWireUsers(raw: string): { users: WireUser[]; problems: string[] } {
+  const problems: string[] = [];
+  const users = parseWireUsers(raw, problems);
+  return { users, problems };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { Optimizer } from './optimizer/index.js';
 import { Cluster, type ClusterState, type TargetSpec } from './pool/index.js';
 import { DATA_ROLE_ATTRIBUTES } from './pool/sql.js';
+import { PoolControl } from './pool-control.js';
 import { ComplexQueue } from './queue/index.js';
 import { ReadYourWrites, Router, WalPosition } from './router/index.js';
 import {
@@ -60,6 +61,8 @@ export class Poolpilot {
   readonly queue: ComplexQueue;
   /** Clients connected through the wire front, and the traffic per target. */
   readonly clients = new ClientRegistry();
+  /** PAUSE, RESUME, RECONNECT, KILL on the pools (admin console, GraphQL). */
+  readonly control: PoolControl;
   /** What every session shares: the pools, analyzer, router and queue, and the caps. */
   readonly #sessions: SessionDeps;
   readonly #executed = new Set<(result: ExecuteResult, sql: string) => void>();
@@ -122,6 +125,7 @@ export class Poolpilot {
       options.log.child({ component: 'analyzer' }),
     );
     const freshness = new ReadYourWrites(routing.readYourWritesWindowMs);
+    this.control = new PoolControl(this.cluster, this.clients);
     this.router = new Router(this.cluster, { replicaMaxLagMs: options.replicaMaxLagMs }, freshness);
     this.queue = new ComplexQueue(queue);
     this.#sessions = {

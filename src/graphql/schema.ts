@@ -11,6 +11,7 @@ import './types/insights-settings.js';
 import './types/insights-slow-queries.js';
 import './types/insights-tables.js';
 import './types/optimizations.js';
+import './types/pool-control.js';
 import './types/pool-stats.js';
 import './types/queue.js';
 import './types/telemetry.js';

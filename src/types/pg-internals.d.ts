@@ -34,3 +34,8 @@ declare module 'pg/lib/utils.js' {
   };
   export default utils;
 }
+
+declare module 'pg/lib/crypto/cert-signatures.js' {
+  /** The hash of a DER certificate's signature algorithm (SHA-256, SHA-1, MD5, ...), as RFC 5929 needs. */
+  export function signatureAlgorithmHashFromCertificate(cert: Buffer): string;
+}

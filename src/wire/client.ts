@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { type ErrorFields, errorResponse } from './backend-messages.js';
 
 /**
@@ -36,6 +37,8 @@ export interface WireClientInit {
   processId: number;
   secretKey: number;
   consoleRole: ConsoleRole;
+  /** How it logged in: SCRAM-SHA-256, SCRAM-SHA-256-PLUS (channel bound to its TLS), or trust. */
+  authMechanism?: string;
 }
 
 /** An authenticated client connection, as the listener hands it to a ClientHandler. */
@@ -53,6 +56,7 @@ export class WireClient {
   readonly processId: number;
   readonly secretKey: number;
   readonly consoleRole: ConsoleRole;
+  readonly authMechanism: string;
   readonly connectedAt = Date.now();
   session: ClientSession | null = null;
 
@@ -64,12 +68,21 @@ export class WireClient {
     this.processId = init.processId;
     this.secretKey = init.secretKey;
     this.consoleRole = init.consoleRole;
+    this.authMechanism = init.authMechanism ?? 'trust';
     this.remoteAddress = init.socket.remoteAddress ?? '';
     this.remotePort = init.socket.remotePort ?? 0;
   }
 
   get applicationName(): string {
     return this.parameters.application_name ?? '';
+  }
+
+  /** TLS protocol and cipher (TLSv1.3/TLS_AES_256_GCM_SHA384) when the client is on TLS, else ''. */
+  get tls(): string {
+    const socket = this.socket;
+    if (!(socket instanceof TLSSocket)) return '';
+    const cipher = socket.getCipher();
+    return `${socket.getProtocol() ?? ''}/${cipher?.standardName ?? cipher?.name ?? ''}`;
   }
 
   get closed(): boolean {

@@ -36,6 +36,12 @@ export class HandshakeReader {
     return this.buf.length;
   }
 
+  /** Waits for the first byte without consuming it (0x16 opens a TLS handshake). */
+  async firstByte(): Promise<number> {
+    while (this.buf.length === 0) await this.more();
+    return this.buf[0]!;
+  }
+
   async startupPacket(): Promise<StartupPacket> {
     for (;;) {
       const parsed = parseStartupPacket(this.buf);

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
 import { type Logger, silentLogger } from '../core/logger.js';
 import {
   authenticationOk,
@@ -23,9 +24,9 @@ import {
 } from './protocol.js';
 import {
   parseSaslInitialResponse,
-  SCRAM_MECHANISM,
   ScramExchange,
   ScramProtocolError,
+  serverEndPoint,
 } from './scram-exchange.js';
 import type { ScramVerifier } from './scram-verifier.js';
 import { SqlState } from './sqlstate.js';
@@ -34,12 +35,24 @@ import { StartupError } from './startup-packet.js';
 /** Virtual databases that open the admin console instead of the pool. */
 export const CONSOLE_DATABASES: readonly string[] = ['pgbouncer', 'poolpilot'];
 const NO = Buffer.from('N');
+const YES = Buffer.from('S');
+/** First byte of a TLS ClientHello: PostgreSQL 17's direct TLS (sslnegotiation=direct). */
+const TLS_HANDSHAKE = 0x16;
+/** The ALPN protocol PostgreSQL registered; required on direct TLS, as PostgreSQL 17 requires it. */
+const ALPN = 'postgresql';
+
+/** Which clients must use TLS (WIRE_TLS_REQUIRED). */
+export type TlsRequirement = 'non-loopback' | 'all' | 'off';
 
 export interface WireListenerOptions {
   /** The pool's database: the only one a client may ask for, besides the admin console's. */
   database: string;
   /** user → verifier. Empty: no passwords, and only loopback clients are accepted. */
   users: ReadonlyMap<string, ScramVerifier>;
+  /** The certificate and key offered to clients; null: TLS is refused ('N'). */
+  tls?: SecureContext | null;
+  /** Default `non-loopback`: a client from any other address must be on TLS. */
+  tlsRequired?: TlsRequirement;
   adminUsers?: readonly string[];
   statsUsers?: readonly string[];
   maxClients: number;
@@ -65,10 +78,11 @@ export interface WireListenerOptions {
  * others: `listen`, `drain`, `close`.
  */
 export class WireListener {
-  private readonly options: WireListenerOptions;
+  private options: WireListenerOptions;
   private readonly log: Logger;
   private readonly server: net.Server;
-  private readonly sockets = new Set<Socket>();
+  /** Every open connection, by the socket it speaks on now (TLS once upgraded). */
+  private readonly sockets = new Set<Connection>();
   private readonly byProcessId = new Map<number, WireClient>();
   /** Connections past their StartupMessage, counted against maxClients. */
   private admitted = 0;
@@ -94,6 +108,21 @@ export class WireListener {
 
   get address(): AddressInfo | null {
     return (this.server.address() as AddressInfo | null) ?? null;
+  }
+
+  /** RELOAD: a new user list, for logins from now on. */
+  setUsers(users: ReadonlyMap<string, ScramVerifier>): void {
+    this.options = { ...this.options, users };
+  }
+
+  /** RELOAD: a new certificate and key, for TLS handshakes from now on. */
+  setTls(tls: SecureContext | null): void {
+    this.options = { ...this.options, tls };
+  }
+
+  /** Connections not yet past authentication (PgBouncer's login_clients). */
+  get loggingIn(): number {
+    return Math.max(0, this.sockets.size - this.byProcessId.size);
   }
 
   get listening(): boolean {
@@ -128,7 +157,7 @@ export class WireListener {
       if (client.session?.busy?.()) drained = false;
       this.shutdown(client);
     }
-    for (const socket of this.sockets) if (!this.isClient(socket)) socket.destroy();
+    for (const conn of this.sockets) if (!this.isClient(conn.socket)) conn.socket.destroy();
     await stopped;
     return drained;
   }
@@ -137,7 +166,7 @@ export class WireListener {
   async close(): Promise<void> {
     this.draining = true;
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
+    for (const conn of this.sockets) conn.socket.destroy();
     await stopped;
   }
 
@@ -152,20 +181,29 @@ export class WireListener {
     });
   }
 
-  private accept(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.on('error', () => socket.destroy());
+  private accept(raw: Socket): void {
+    // The socket the client speaks on: the TCP socket, or the TLS socket over it once upgraded.
+    const conn: Connection = { socket: raw, onClose: () => undefined };
+    this.sockets.add(conn);
+    raw.on('error', () => raw.destroy());
     // Notices a client whose host vanished without closing, so it does not hold a slot forever.
-    socket.setKeepAlive(true, 60_000);
+    raw.setKeepAlive(true, 60_000);
     let admitted = false;
-    const timer = setTimeout(() => socket.destroy(), this.options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => conn.socket.destroy(),
+      this.options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
+    );
     timer.unref();
-    socket.once('close', () => {
+    let gone = false;
+    conn.onClose = () => {
+      if (gone) return;
+      gone = true;
       clearTimeout(timer);
-      this.sockets.delete(socket);
+      this.sockets.delete(conn);
       if (admitted) this.admitted--;
-    });
-    this.handshake(socket, () => {
+    };
+    raw.once('close', conn.onClose);
+    this.handshake(conn, () => {
       admitted = true;
       this.admitted++;
     })
@@ -176,15 +214,18 @@ export class WireListener {
       .catch((error: unknown) => {
         if (error instanceof ClientGoneError) return;
         if (error instanceof StartupError || error instanceof FrameError) {
-          endWith(socket, errorResponse({ severity: 'FATAL', code: error.sqlstate, message: error.message }));
+          endWith(
+            conn.socket,
+            errorResponse({ severity: 'FATAL', code: error.sqlstate, message: error.message }),
+          );
         } else if (error instanceof ScramProtocolError) {
           endWith(
-            socket,
+            conn.socket,
             errorResponse({ severity: 'FATAL', code: SqlState.ProtocolViolation, message: error.message }),
           );
         } else if (error instanceof Refusal) {
           endWith(
-            socket,
+            conn.socket,
             errorResponse({
               severity: 'FATAL',
               code: error.sqlstate,
@@ -195,7 +236,7 @@ export class WireListener {
         } else {
           this.log.error({ err: error }, 'wire handshake failed');
           endWith(
-            socket,
+            conn.socket,
             errorResponse({ severity: 'FATAL', code: SqlState.InternalError, message: 'internal error' }),
           );
         }
@@ -204,14 +245,17 @@ export class WireListener {
 
   /** Startup, negotiation and authentication; resolves the client, or null for a cancel request. */
   private async handshake(
-    socket: Socket,
+    conn: Connection,
     admit: () => void,
   ): Promise<{ client: WireClient; pipelined: Buffer } | null> {
-    const reader = new HandshakeReader(socket);
+    let reader = new HandshakeReader(conn.socket);
+    if ((await reader.firstByte()) === TLS_HANDSHAKE) {
+      reader = await this.upgrade(conn, reader, 'direct');
+    }
     let packet = await reader.startupPacket();
     const seen = new Set<string>();
     while (packet.kind === 'ssl' || packet.kind === 'gssenc') {
-      if (seen.has(packet.kind))
+      if (seen.has(packet.kind) || conn.socket instanceof TLSSocket)
         throw new StartupError(SqlState.ProtocolViolation, `duplicate ${packet.kind} request`);
       seen.add(packet.kind);
       // Bytes sent before our answer cannot have been meant for a plaintext session (CVE-2021-23214).
@@ -221,9 +265,14 @@ export class WireListener {
           `received unencrypted data after ${packet.kind.toUpperCase()} request`,
         );
       }
-      socket.write(NO);
+      if (packet.kind === 'ssl' && this.options.tls) {
+        reader = await this.upgrade(conn, reader, 'negotiated');
+      } else {
+        conn.socket.write(NO);
+      }
       packet = await reader.startupPacket();
     }
+    const socket = conn.socket;
     if (packet.kind === 'cancel') {
       const client = this.byProcessId.get(packet.processId);
       if (client && packet.secretKey.length === 4 && packet.secretKey.readInt32BE(0) === client.secretKey) {
@@ -259,6 +308,20 @@ export class WireListener {
     }
     const database = parameters.database || user;
 
+    const encrypted = socket instanceof TLSSocket;
+    let mechanism: string;
+    const required = this.options.tlsRequired ?? 'non-loopback';
+    if (
+      !encrypted &&
+      (required === 'all' || (required === 'non-loopback' && !isLoopbackAddress(socket.remoteAddress)))
+    ) {
+      throw new Refusal(
+        SqlState.InvalidAuthorizationSpecification,
+        this.options.tls
+          ? `connection from ${socket.remoteAddress} refused: TLS is required (WIRE_TLS_REQUIRED=${required}); connect with sslmode=require`
+          : `connection from ${socket.remoteAddress} refused: TLS is required (WIRE_TLS_REQUIRED=${required}) and this server has no certificate (WIRE_TLS_CERT, WIRE_TLS_KEY)`,
+      );
+    }
     if (this.options.users.size === 0) {
       if (!isLoopbackAddress(socket.remoteAddress)) {
         throw new Refusal(
@@ -267,8 +330,9 @@ export class WireListener {
         );
       }
       socket.write(authenticationOk);
+      mechanism = 'trust';
     } else {
-      await this.authenticate(socket, reader, user);
+      mechanism = await this.authenticate(socket, reader, user);
     }
 
     const consoleRole = this.consoleRole(user);
@@ -299,6 +363,7 @@ export class WireListener {
       parameters,
       ...this.newKey(),
       consoleRole,
+      authMechanism: mechanism,
     });
     const status = { ...this.options.parameters({ user, database, parameters }) };
     if (parameters.application_name !== undefined) status.application_name = parameters.application_name;
@@ -310,18 +375,19 @@ export class WireListener {
     return { client, pipelined: reader.detach() };
   }
 
-  private async authenticate(socket: Socket, reader: HandshakeReader, user: string): Promise<void> {
+  private async authenticate(socket: Socket, reader: HandshakeReader, user: string): Promise<string> {
     const verifier = this.options.users.get(user) ?? null;
-    const exchange = new ScramExchange(user, verifier);
-    socket.write(authenticationSasl([SCRAM_MECHANISM]));
+    const certificate = socket instanceof TLSSocket ? socket.getCertificate() : null;
+    const der = certificate && 'raw' in certificate ? (certificate.raw as Buffer) : null;
+    const binding = der ? serverEndPoint(der) : null;
+    const exchange = new ScramExchange(user, verifier, binding);
+    socket.write(authenticationSasl(exchange.mechanisms));
     const initial = await reader.message(MAX_AUTH_MESSAGE_BYTES);
     if (initial.type !== Frontend.Password) {
       throw new ScramProtocolError(`expected SASL response, got message type ${initial.type}`);
     }
     const { mechanism, data } = parseSaslInitialResponse(initial.body);
-    if (mechanism !== SCRAM_MECHANISM) {
-      throw new ScramProtocolError(`client selected an invalid SASL authentication mechanism: ${mechanism}`);
-    }
+    exchange.choose(mechanism);
     socket.write(authenticationSaslContinue(exchange.start(data)));
     const response = await reader.message(MAX_AUTH_MESSAGE_BYTES);
     if (response.type !== Frontend.Password) {
@@ -334,6 +400,57 @@ export class WireListener {
     }
     socket.write(authenticationSaslFinal(serverFinal));
     socket.write(authenticationOk);
+    return mechanism;
+  }
+
+  /**
+   * Switches the connection to TLS: after our 'S' to an SSLRequest (`negotiated`), or at once
+   * when the client opened with a ClientHello (`direct`, which must name ALPN `postgresql`).
+   * Resolves a reader of the decrypted stream once the handshake is done.
+   */
+  private async upgrade(
+    conn: Connection,
+    reader: HandshakeReader,
+    how: 'negotiated' | 'direct',
+  ): Promise<HandshakeReader> {
+    const context = this.options.tls;
+    if (!context) {
+      throw new StartupError(
+        SqlState.ProtocolViolation,
+        'direct TLS connection received, but this server has no certificate (WIRE_TLS_CERT, WIRE_TLS_KEY): connect with sslmode=disable or prefer',
+      );
+    }
+    const raw = conn.socket;
+    raw.pause();
+    // A ClientHello already read is handed back to the socket; TLSSocket reads it from there.
+    const hello = reader.detach();
+    raw.pause();
+    if (hello.length > 0) raw.unshift(hello);
+    if (how === 'negotiated') raw.write(YES);
+    const secure = new TLSSocket(raw, {
+      isServer: true,
+      secureContext: context,
+      ALPNProtocols: [ALPN],
+    });
+    secure.on('error', () => secure.destroy());
+    secure.once('close', conn.onClose);
+    conn.socket = secure;
+    await new Promise<void>((resolve, reject) => {
+      const failed = () => reject(new ClientGoneError());
+      secure.once('error', failed);
+      secure.once('close', failed);
+      secure.once('secure', () => {
+        secure.off('error', failed);
+        resolve();
+      });
+    });
+    if (how === 'direct' && secure.alpnProtocol !== ALPN) {
+      throw new StartupError(
+        SqlState.ProtocolViolation,
+        'received direct TLS connection request without ALPN protocol negotiation extension "postgresql"',
+      );
+    }
+    return new HandshakeReader(secure);
   }
 
   private consoleRole(user: string): ConsoleRole {
@@ -380,6 +497,12 @@ export class WireListener {
     socket.on('data', feed);
     if (pipelined.length > 0) feed(pipelined);
   }
+}
+
+/** A connection in its handshake: the socket it speaks on now, and its one cleanup. */
+interface Connection {
+  socket: Socket;
+  onClose: () => void;
 }
 
 /** A refusal with a SQLSTATE, sent as FATAL before closing. */

@@ -60,15 +60,21 @@ export class WireProxy implements ClientHandler {
 
   attach(client: WireClient): ClientSession {
     const registry = this.#poolpilot.clients;
-    const record = registry.add({
-      surface: 'wire',
-      user: client.user,
-      database: client.database,
-      applicationName: client.applicationName,
-      address: client.remoteAddress,
-      port: client.remotePort,
-      connectedAt: new Date(client.connectedAt),
-    });
+    const record = registry.add(
+      {
+        surface: 'wire',
+        user: client.user,
+        database: client.database,
+        applicationName: client.applicationName,
+        address: client.remoteAddress,
+        port: client.remotePort,
+        connectedAt: new Date(client.connectedAt),
+      },
+      (reason) =>
+        client.fatal(SqlState.AdminShutdown, 'terminating connection due to administrator command', {
+          detail: reason,
+        }),
+    );
     const session = new ProxySession(
       client,
       this.#poolpilot.session(),

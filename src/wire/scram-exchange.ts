@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { signatureAlgorithmHashFromCertificate } from 'pg/lib/crypto/cert-signatures.js';
 import {
   DEFAULT_ITERATIONS,
   decodeBase64,
@@ -8,6 +9,9 @@ import {
 } from './scram-verifier.js';
 
 export const SCRAM_MECHANISM = 'SCRAM-SHA-256';
+/** SCRAM with tls-server-end-point channel binding (RFC 5929), offered to clients on TLS. */
+export const SCRAM_PLUS_MECHANISM = 'SCRAM-SHA-256-PLUS';
+const CHANNEL_BINDING_TYPE = 'tls-server-end-point';
 
 /** A client message that does not follow RFC 5802: the exchange ends with 08P01 and the socket closes. */
 export class ScramProtocolError extends Error {
@@ -24,21 +28,46 @@ const MAX_NONCE_CHARS = 1024;
 const PRINTABLE_NONCE = /^[\x21-\x2b\x2d-\x7e]+$/;
 
 /**
- * The server side of one SCRAM-SHA-256 exchange (RFC 5802, RFC 7677), without channel binding.
- * An unknown user gets a mock verifier and runs the same steps, so neither the messages nor
- * their timing tell whether the user exists; the final check then fails.
+ * The server side of one SCRAM-SHA-256 exchange (RFC 5802, RFC 7677), and of SCRAM-SHA-256-PLUS
+ * when the client is on TLS: then the client proves it sees the same server certificate (its
+ * hash, `channelBinding`), so a man in the middle holding another certificate cannot relay the
+ * login. An unknown user gets a mock verifier and runs the same steps, so neither the messages
+ * nor their timing tell whether the user exists; the final check then fails.
  */
 export class ScramExchange {
   private readonly verifier: ScramVerifier;
   private readonly known: boolean;
+  /** tls-server-end-point data when the client is on TLS (PLUS is offered); null in plaintext. */
+  private readonly channelBinding: Buffer | null;
+  /** The mechanism the client chose (set before `start`). */
+  private mechanism = SCRAM_MECHANISM;
   private gs2Header = '';
   private clientFirstBare = '';
   private serverFirst = '';
   private nonce = '';
 
-  constructor(user: string, verifier: ScramVerifier | null) {
+  constructor(user: string, verifier: ScramVerifier | null, channelBinding: Buffer | null = null) {
     this.known = verifier !== null;
     this.verifier = verifier ?? mockVerifier(user);
+    this.channelBinding = channelBinding;
+  }
+
+  /** The mechanisms to offer: PLUS first when channel binding is possible. */
+  get mechanisms(): string[] {
+    return this.channelBinding ? [SCRAM_PLUS_MECHANISM, SCRAM_MECHANISM] : [SCRAM_MECHANISM];
+  }
+
+  /** Whether the exchange binds the channel (the client chose SCRAM-SHA-256-PLUS). */
+  get bound(): boolean {
+    return this.mechanism === SCRAM_PLUS_MECHANISM;
+  }
+
+  /** Takes the client's chosen mechanism; throws when it was not offered. */
+  choose(mechanism: string): void {
+    if (!this.mechanisms.includes(mechanism)) {
+      throw new ScramProtocolError(`client selected an invalid SASL authentication mechanism: ${mechanism}`);
+    }
+    this.mechanism = mechanism;
   }
 
   /** Takes client-first-message, returns server-first-message. */
@@ -48,13 +77,24 @@ export class ScramExchange {
     const second = first === -1 ? -1 : clientFirst.indexOf(',', first + 1);
     if (second === -1) throw new ScramProtocolError('malformed SCRAM message: missing GS2 header');
     const flag = clientFirst.slice(0, first);
-    if (flag.startsWith('p=')) {
+    if (this.bound) {
+      if (flag !== `p=${CHANNEL_BINDING_TYPE}`) {
+        throw new ScramProtocolError(
+          `malformed SCRAM message: ${SCRAM_PLUS_MECHANISM} needs channel binding type ${CHANNEL_BINDING_TYPE}`,
+        );
+      }
+    } else if (flag.startsWith('p=')) {
       throw new ScramProtocolError(
-        'malformed SCRAM message: channel binding (SCRAM-SHA-256-PLUS) was not offered by the server',
+        'malformed SCRAM message: the client requires channel binding but did not select SCRAM-SHA-256-PLUS',
       );
-    }
-    if (flag !== 'n' && flag !== 'y')
+    } else if (flag === 'y' && this.channelBinding) {
+      // The client could bind and believes the server cannot: someone removed PLUS from the offer.
+      throw new ScramProtocolError(
+        'SCRAM channel binding negotiation error: the client supports SCRAM-SHA-256-PLUS, which the server offered',
+      );
+    } else if (flag !== 'n' && flag !== 'y') {
       throw new ScramProtocolError('malformed SCRAM message: unexpected channel-binding flag');
+    }
     if (second !== first + 1) {
       throw new ScramProtocolError('malformed SCRAM message: authorization identity is not supported');
     }
@@ -91,9 +131,15 @@ export class ScramExchange {
       throw new ScramProtocolError('malformed SCRAM message: expected c=...,r=...,p=...');
     }
     const binding = decodeBase64(attrs[0]!.slice(2));
-    if (binding === null || binding.toString('latin1') !== this.gs2Header) {
+    const expected = Buffer.concat([
+      Buffer.from(this.gs2Header, 'latin1'),
+      this.bound ? this.channelBinding! : Buffer.alloc(0),
+    ]);
+    if (binding === null || binding.length !== expected.length || !timingSafeEqual(binding, expected)) {
       throw new ScramProtocolError(
-        'malformed SCRAM message: channel binding data does not match the GS2 header',
+        this.bound
+          ? 'SCRAM channel binding check failed: the client saw another server certificate'
+          : 'malformed SCRAM message: channel binding data does not match the GS2 header',
       );
     }
     if (attrs[1]!.slice(2) !== this.nonce)
@@ -112,6 +158,16 @@ export class ScramExchange {
     if (!matches || !this.known) return null;
     return `v=${hmac(this.verifier.serverKey, authMessage).toString('base64')}`;
   }
+}
+
+/**
+ * tls-server-end-point channel-binding data (RFC 5929 section 4.1): the hash of the server's
+ * certificate with its signature's hash algorithm, SHA-256 in place of MD5 or SHA-1.
+ */
+export function serverEndPoint(certificateDer: Buffer): Buffer {
+  let hash = signatureAlgorithmHashFromCertificate(certificateDer);
+  if (hash === 'MD5' || hash === 'SHA-1') hash = 'SHA-256';
+  return createHash(hash.replace('-', '').toLowerCase()).update(certificateDer).digest();
 }
 
 function mockVerifier(user: string): ScramVerifier {

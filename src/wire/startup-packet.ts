@@ -47,7 +47,7 @@ export function parseStartupPacket(buf: Buffer): { packet: StartupPacket; consum
   if (buf.length >= 1 && buf[0] === TLS_HANDSHAKE) {
     throw new StartupError(
       '08P01',
-      'direct TLS connection received, but this server does not offer TLS yet: connect with sslmode=disable or prefer',
+      'TLS handshake received where a startup packet was expected: direct TLS must be the first thing a client sends',
     );
   }
   if (buf.length < 4) return null;

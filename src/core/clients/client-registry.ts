@@ -22,10 +22,14 @@ export interface ClientInfo {
   transactionAgeMs: number | null;
   /** How long it has waited for a connection so far, in ms; null when not waiting. */
   waitMs: number | null;
+  /** When its latest unit of work started (its latest request that needed a server). */
+  lastRequestAt: Date | null;
 }
 
 /** PgBouncer's SHOW STATS counters, since start-up (times in microseconds, as PgBouncer has them). */
 export interface TrafficCounters {
+  /** Times a client was given a server connection: server_assignment_count. */
+  assignments: number;
   /** Units of work (transactions, or statements outside one) completed: xact_count. */
   transactions: number;
   /** Statements sent (Query and Execute messages): query_count. */
@@ -54,30 +58,51 @@ export interface ClientSummary {
 /** One client's entry; the surface keeps it current and closes it when the client goes. */
 export class ClientRecord {
   readonly id: number;
-  readonly info: Omit<ClientInfo, 'id' | 'state' | 'target' | 'transactionAgeMs' | 'waitMs'>;
+  readonly info: Omit<
+    ClientInfo,
+    'id' | 'state' | 'target' | 'transactionAgeMs' | 'waitMs' | 'lastRequestAt'
+  >;
   state: ClientState = 'idle';
   target: string | null = null;
   unitStartedAt: number | null = null;
   waitingSince: number | null = null;
+  /** Date.now() when its latest unit of work started; 0 before the first. */
+  lastRequestAt = 0;
   readonly #registry: ClientRegistry;
+  readonly #kill: ((reason: string) => void) | null;
 
-  constructor(registry: ClientRegistry, id: number, info: ClientRecord['info']) {
+  constructor(
+    registry: ClientRegistry,
+    id: number,
+    info: ClientRecord['info'],
+    kill: ((reason: string) => void) | null,
+  ) {
     this.#registry = registry;
     this.id = id;
     this.info = info;
+    this.#kill = kill;
   }
 
   /** The client waits for a connection. */
   waiting(): void {
     this.state = 'waiting';
     this.waitingSince = performance.now();
+    this.lastRequestAt = Date.now();
+  }
+
+  /** Disconnects the client (the surface closes it with 57P01); false when it cannot be. */
+  kill(reason: string): boolean {
+    if (!this.#kill) return false;
+    this.#kill(reason);
+    return true;
   }
 
   /** The client got a connection of `target`: its unit of work starts. */
   placed(target: string): void {
     const now = performance.now();
-    if (this.waitingSince !== null)
-      this.#registry.traffic(target).waitTimeUs += (now - this.waitingSince) * 1000;
+    const traffic = this.#registry.traffic(target);
+    traffic.assignments += 1;
+    if (this.waitingSince !== null) traffic.waitTimeUs += (now - this.waitingSince) * 1000;
     this.state = 'active';
     this.target = target;
     this.unitStartedAt = now;
@@ -109,6 +134,7 @@ export class ClientRecord {
       target: this.target,
       transactionAgeMs: this.unitStartedAt === null ? null : now - this.unitStartedAt,
       waitMs: this.waitingSince === null ? null : now - this.waitingSince,
+      lastRequestAt: this.lastRequestAt === 0 ? null : new Date(this.lastRequestAt),
     };
   }
 }
@@ -127,10 +153,30 @@ export class ClientRegistry {
   readonly #traffic = new Map<string, TrafficCounters>();
   #nextId = 1;
 
-  add(info: ClientRecord['info']): ClientRecord {
-    const record = new ClientRecord(this, this.#nextId++, info);
+  /** `kill` disconnects the client; without it, the client cannot be killed from the control plane. */
+  add(info: ClientRecord['info'], kill?: (reason: string) => void): ClientRecord {
+    const record = new ClientRecord(this, this.#nextId++, info, kill ?? null);
     this.#clients.set(record.id, record);
     return record;
+  }
+
+  get(id: number): ClientRecord | undefined {
+    return this.#clients.get(id);
+  }
+
+  /** Disconnects client `id`; false when there is no such client (or it cannot be killed). */
+  kill(id: number, reason: string): boolean {
+    return this.#clients.get(id)?.kill(reason) ?? false;
+  }
+
+  /** Disconnects every client that matches; returns how many. */
+  killWhere(match: (client: ClientInfo) => boolean, reason: string): number {
+    let killed = 0;
+    const now = performance.now();
+    for (const record of [...this.#clients.values()]) {
+      if (match(record.snapshot(now)) && record.kill(reason)) killed += 1;
+    }
+    return killed;
   }
 
   remove(record: ClientRecord): void {
@@ -189,6 +235,7 @@ export class ClientRegistry {
 
 function zeroTraffic(): TrafficCounters {
   return {
+    assignments: 0,
     transactions: 0,
     statements: 0,
     transactionTimeUs: 0,

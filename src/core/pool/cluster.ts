@@ -99,6 +99,8 @@ export class Cluster {
       connectionsClosed: sum((s) => s.pool.connectionsClosed),
       connectErrors: sum((s) => s.pool.connectErrors),
       resets: sum((s) => s.pool.resets),
+      resetting: sum((s) => s.pool.resetting),
+      paused: targets.length > 0 && targets.every((s) => s.pool.paused),
     };
   }
 }

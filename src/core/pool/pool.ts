@@ -45,6 +45,26 @@ export interface PoolState {
   connectErrors: number;
   /** Connections reset on check-in because a caller left session state on them. */
   resets: number;
+  /** Of `active`: connections being reset after use, lent to no one (PgBouncer's sv_tested). */
+  resetting: number;
+  /** PAUSE (pausePool): no connection is handed out until RESUME; callers wait. */
+  paused: boolean;
+}
+
+/** One server connection of the pool as SHOW SERVERS lists it. */
+export interface ServerConnectionInfo {
+  /** The server's process id (pg_stat_activity.pid). */
+  pid: number;
+  state: 'active' | 'idle' | 'tested';
+  host: string;
+  port: number;
+  localAddress: string;
+  localPort: number;
+  connectedAt: Date;
+  /** When it last changed hands (was lent or came back). */
+  since: Date;
+  /** The TLS protocol and cipher, e.g. TLSv1.3/TLS_AES_256_GCM_SHA384; '' in plaintext. */
+  tls: string;
 }
 
 export interface QueryOptions {
@@ -113,6 +133,11 @@ export class Pool {
   readonly #connectionString: string;
   readonly #idle: IdleItem[] = [];
   readonly #busy = new Set<ServerConnection>();
+  /** Connections opened before the last RECONNECT: closed as soon as they are free. */
+  readonly #retired = new WeakSet<ServerConnection>();
+  #paused = false;
+  /** PAUSE callers waiting for the connections in use to come back. */
+  #pauseWaiters: (() => void)[] = [];
   readonly #waiters: Waiter[] = [];
   #connecting = 0;
   #resetting = 0;
@@ -206,9 +231,10 @@ export class Pool {
       return Promise.reject(new PoolpilotError(ErrorCode.DbUnavailable, `pool ${this.name} is closed`));
     if (this.#unavailable !== null) return Promise.reject(this.#unavailableError(this.#unavailable));
     // The common case under load: a connection is free and nobody is ahead. No timer, no waiter.
-    if (this.#waiters.length === 0 && this.#idle.length > 0) {
+    if (this.#waiters.length === 0 && this.#idle.length > 0 && !this.#paused) {
       const connection = this.#idle.pop()!.connection;
       this.#busy.add(connection);
+      connection.lentAt = Date.now();
       this.#acquireWait.record(0);
       for (const observer of this.#observers) observer.acquired?.(this.name, 0);
       return Promise.resolve(new Lease(this.name, connection, this.#hooks));
@@ -236,6 +262,67 @@ export class Pool {
       this.#waiters.push(waiter);
       this.#pulse();
     });
+  }
+
+  /**
+   * PgBouncer's PAUSE: from now on no connection is handed out (callers queue, and still give
+   * up after connectionTimeoutMs); resolves once every connection lent out has come back.
+   */
+  pause(): Promise<void> {
+    this.#paused = true;
+    return new Promise<void>((resolve) => {
+      this.#pauseWaiters.push(resolve);
+      this.#pulse();
+    });
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Hands out connections again; callers that queued meanwhile are served in order. */
+  resume(): void {
+    this.#paused = false;
+    for (const resolve of this.#pauseWaiters.splice(0)) resolve();
+    this.#pulse();
+  }
+
+  /**
+   * PgBouncer's RECONNECT: every connection open now is closed, idle ones at once, lent ones
+   * when they come back; new ones are opened as needed. Returns how many were retired.
+   */
+  reconnect(): number {
+    let count = 0;
+    for (const item of this.#idle) {
+      this.#retired.add(item.connection);
+      count += 1;
+    }
+    for (const connection of this.#busy) {
+      this.#retired.add(connection);
+      count += 1;
+    }
+    for (const item of this.#idle.splice(0)) this.#destroy(item.connection);
+    this.#pulse();
+    return count;
+  }
+
+  /** Every open connection (idle, lent, being reset), for SHOW SERVERS. */
+  connections(): ServerConnectionInfo[] {
+    const info = (connection: ServerConnection, state: ServerConnectionInfo['state'], since: number) => ({
+      pid: connection.processID,
+      state,
+      host: connection.host,
+      port: connection.port,
+      localAddress: connection.localAddress,
+      localPort: connection.localPort,
+      connectedAt: new Date(connection.connectedAt),
+      since: new Date(since),
+      tls: connection.tlsDescription,
+    });
+    return [
+      ...[...this.#busy].map((c) => info(c, c.lentAt > 0 ? 'active' : 'tested', c.lentAt || Date.now())),
+      ...this.#idle.map((item) => info(item.connection, 'idle', item.since)),
+    ];
   }
 
   /** Acquire, run one statement, release. */
@@ -271,6 +358,8 @@ export class Pool {
       connectionsClosed: this.#closed,
       connectErrors: this.#connectErrors,
       resets: this.#resets,
+      resetting: this.#resetting,
+      paused: this.#paused,
     };
   }
 
@@ -283,6 +372,7 @@ export class Pool {
   async end(graceMs = 5_000): Promise<void> {
     this.#ending = true;
     clearInterval(this.#sweeper);
+    for (const resolve of this.#pauseWaiters.splice(0)) resolve();
     for (const waiter of this.#waiters.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.reject(new PoolpilotError(ErrorCode.DbUnavailable, `pool ${this.name} is closing`));
@@ -317,7 +407,10 @@ export class Pool {
 
   #pulse(): void {
     if (this.#ending) return;
-    while (this.#waiters.length > 0 && this.#idle.length > 0) {
+    if (this.#paused && this.#busy.size === 0 && this.#pauseWaiters.length > 0) {
+      for (const resolve of this.#pauseWaiters.splice(0)) resolve();
+    }
+    while (!this.#paused && this.#waiters.length > 0 && this.#idle.length > 0) {
       const waiter = this.#waiters.shift()!;
       const item = this.#idle.pop()!; // most recently used first: keeps the rest eligible for idle close
       this.#handOut(item.connection, waiter);
@@ -327,13 +420,14 @@ export class Pool {
       this.#destroy(this.#idle.shift()!.connection);
     }
     if (this.#unavailable !== null) return;
-    const wanted = Math.max(this.#options.min, this.#busy.size + this.#waiters.length);
+    const wanted = Math.max(this.#options.min, this.#busy.size + (this.#paused ? 0 : this.#waiters.length));
     while (this.totalCount < Math.min(wanted, this.#options.max)) this.#open();
   }
 
   #handOut(connection: ServerConnection, waiter: Waiter): void {
     clearTimeout(waiter.timer);
     this.#busy.add(connection);
+    connection.lentAt = Date.now();
     const waitMs = performance.now() - waiter.enqueuedAt;
     this.#acquireWait.record(waitMs);
     for (const observer of this.#observers) observer.acquired?.(this.name, waitMs);
@@ -380,8 +474,10 @@ export class Pool {
   /** A connection comes back from its lease: reused, reset first, or closed. */
   #release(connection: ServerConnection, how: Return): void {
     if (!this.#busy.has(connection)) return;
+    connection.lentAt = 0;
     if (
       how.broken ||
+      this.#retired.has(connection) ||
       connection.closed ||
       this.#ending ||
       this.totalCount > this.#options.max ||
@@ -413,7 +509,7 @@ export class Pool {
       () => {
         this.#resetting -= 1;
         if (!this.#busy.delete(connection)) return;
-        if (this.#ending || this.totalCount > this.#options.max) {
+        if (this.#ending || this.totalCount > this.#options.max || this.#retired.has(connection)) {
           this.#destroy(connection);
           this.#pulse();
         } else {
@@ -430,7 +526,7 @@ export class Pool {
   }
 
   #checkIn(connection: ServerConnection): void {
-    const waiter = this.#waiters.shift();
+    const waiter = this.#paused ? undefined : this.#waiters.shift();
     if (waiter) this.#handOut(connection, waiter);
     else this.#idle.push({ connection, since: Date.now() });
     this.#pulse();

@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import { type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls';
+import { TLSSocket, connect as tlsConnect } from 'node:tls';
 import pg from 'pg';
 import sasl from 'pg/lib/crypto/sasl.js';
 import cryptoUtils from 'pg/lib/crypto/utils.js';
@@ -19,6 +19,7 @@ import {
 } from './backend-messages.js';
 import { MessageFramer } from './message-framer.js';
 import { StatementCache } from './statement-cache.js';
+import { type TlsMode, tlsMode } from './tls-mode.js';
 
 /**
  * One connection to a PostgreSQL server, spoken to in the protocol directly: poolpilot's own
@@ -125,8 +126,7 @@ export class ServerConnection {
   readonly database: string;
   readonly #options: ServerConnectionOptions;
   readonly #password: string | undefined;
-  readonly #ssl: false | TlsOptions;
-  readonly #sslRequired: boolean;
+  readonly #tls: TlsMode;
   #socket: Socket | null = null;
   readonly #framer: MessageFramer;
   #op: Operation | null = null;
@@ -164,27 +164,23 @@ export class ServerConnection {
   readonly #initial = new Map<string, string>();
   /** Set when the server reported a parameter different from its value at login. */
   parametersChanged = false;
+  /** When the login finished (Date.now()); 0 until then. */
+  connectedAt = 0;
+  /** When its pool lent it out (Date.now()); 0 while it is not lent (SHOW SERVERS). */
+  lentAt = 0;
   /** Told when the socket fails or closes outside of any operation (an idle connection dropped). */
   onClose: ((error: Error) => void) | null = null;
 
   constructor(options: ServerConnectionOptions) {
     this.#options = options;
-    const c = parseConnectionString(options.connectionString);
+    // libpq semantics (see tlsMode), without the library's warning about its own, older reading.
+    const c = parseConnectionString(options.connectionString, { useLibpqCompat: true });
     this.host = c.host || process.env.PGHOST || 'localhost';
     this.port = Number(c.port || process.env.PGPORT || 5432);
     this.user = c.user || process.env.PGUSER || process.env.USER || 'postgres';
     this.database = c.database || this.user;
     this.#password = c.password ?? process.env.PGPASSWORD;
-    const mode = (c as { sslmode?: string }).sslmode ?? (c.ssl ? 'require' : 'disable');
-    this.#ssl =
-      mode === 'disable' || c.ssl === false
-        ? false
-        : {
-            ...(typeof c.ssl === 'object' ? (c.ssl as TlsOptions) : {}),
-            rejectUnauthorized: mode === 'verify-ca' || mode === 'verify-full',
-            servername: this.host.startsWith('/') ? undefined : this.host,
-          };
-    this.#sslRequired = mode !== 'prefer' && mode !== 'allow' && this.#ssl !== false;
+    this.#tls = tlsMode(c as Parameters<typeof tlsMode>[0], this.host);
     this.#framer = new MessageFramer(
       (type, body) => this.#message(type, body),
       (type, length) => this.#wants(type, length),
@@ -228,6 +224,23 @@ export class ServerConnection {
     }
     for (const [name, value] of this.parameters) this.#initial.set(name, value);
     this.parametersChanged = false;
+    this.connectedAt = Date.now();
+  }
+
+  get localAddress(): string {
+    return this.#socket?.localAddress ?? '';
+  }
+
+  get localPort(): number {
+    return this.#socket?.localPort ?? 0;
+  }
+
+  /** Protocol and cipher when the connection is encrypted (TLSv1.3/TLS_AES_256_GCM_SHA384), else ''. */
+  get tlsDescription(): string {
+    const socket = this.#socket;
+    if (!(socket instanceof TLSSocket)) return '';
+    const cipher = socket.getCipher();
+    return `${socket.getProtocol() ?? ''}/${cipher?.standardName ?? cipher?.name ?? ''}`;
   }
 
   /**
@@ -422,6 +435,10 @@ export class ServerConnection {
 
   // --- internals ---
 
+  #tlsStream(): TLSSocket | null {
+    return this.#socket instanceof TLSSocket ? this.#socket : null;
+  }
+
   #open(): Promise<Socket> {
     return new Promise((resolve, reject) => {
       const socket = this.host.startsWith('/')
@@ -437,7 +454,7 @@ export class ServerConnection {
       };
       socket.once('error', failed);
       socket.once('connect', () => {
-        if (this.#ssl === false) {
+        if (!this.#tls.request) {
           clearTimeout(timer);
           socket.off('error', failed);
           resolve(socket);
@@ -448,10 +465,10 @@ export class ServerConnection {
           clearTimeout(timer);
           socket.off('error', failed);
           if (answer[0] === 0x53 /* S */ && answer.length === 1) {
-            const secure = tlsConnect({ ...(this.#ssl as TlsOptions), socket });
+            const secure = tlsConnect({ ...this.#tls.options, socket });
             secure.once('secureConnect', () => resolve(secure));
             secure.once('error', reject);
-          } else if (answer[0] === 0x4e /* N */ && answer.length === 1 && !this.#sslRequired) {
+          } else if (answer[0] === 0x4e /* N */ && answer.length === 1 && !this.#tls.required) {
             resolve(socket);
           } else {
             socket.destroy();
@@ -681,12 +698,18 @@ export class ServerConnection {
           mechanisms.push(name);
           offset += Buffer.byteLength(name) + 1;
         }
-        state.sasl = sasl.startSession(mechanisms, null);
+        // Over TLS, SCRAM-SHA-256-PLUS binds the login to this TLS channel when the server offers it.
+        state.sasl = sasl.startSession(mechanisms, this.#tlsStream());
         this.write(serialize.sendSASLInitialResponseMessage(state.sasl.mechanism, state.sasl.response));
         return;
       }
       case 11:
-        await sasl.continueSession(state.sasl, requirePassword(password), body.toString('utf8', 4), null);
+        await sasl.continueSession(
+          state.sasl,
+          requirePassword(password),
+          body.toString('utf8', 4),
+          this.#tlsStream(),
+        );
         this.write(serialize.sendSCRAMClientFinalMessage(state.sasl.response));
         return;
       case 12:

@@ -1,6 +1,7 @@
 import type { Analysis, RouteClass } from '../analyzer/index.js';
 import type { Cluster, Target } from '../pool/index.js';
 import type { ReadYourWrites } from './read-your-writes.js';
+import { RouteCounts } from './route-counts.js';
 
 /** Where one statement goes and why: plain data, logged, returned and tested as it is. */
 export interface Route {
@@ -25,6 +26,8 @@ export class Router {
   readonly #cluster: Cluster;
   readonly #options: RouterOptions;
   readonly #freshness: ReadYourWrites;
+  /** Routes taken; the session adds each final one (decide may run twice for a queued read). */
+  readonly taken = new RouteCounts();
 
   constructor(cluster: Cluster, options: RouterOptions, freshness: ReadYourWrites) {
     this.#cluster = cluster;

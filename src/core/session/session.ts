@@ -96,6 +96,12 @@ export class Session {
   async execute(sql: string, params: unknown[] = [], options: ExecuteOptions = {}): Promise<ExecuteResult> {
     const job = await this.#job(sql, params, options, 'statement');
     const result = await this.#dispatch(job, options.signal);
+    this.#d.router.taken.add({
+      class: result.route,
+      target: result.target,
+      queued: result.queued,
+      reason: result.reason,
+    });
     this.#d.executed(result, sql);
     return result;
   }
@@ -233,6 +239,7 @@ export class Session {
         lease = await this.#acquire(target, signal);
       }
       if (analysis === null || mayLeaveState(analysis)) lease.markDirty();
+      this.#d.router.taken.add(route);
       return { lease, route, analysis, queueWaitMs: slot?.waitMs ?? 0, leaveQueue: slot?.leave ?? null };
     } catch (error) {
       slot?.leave(false);

@@ -29,6 +29,11 @@ export const TrafficRef = builder.objectRef<TrafficCounters>('Traffic').implemen
   description:
     "Wire-front traffic since start-up, in PgBouncer's SHOW STATS terms (times in microseconds, as PgBouncer has them).",
   fields: (t) => ({
+    serverAssignments: t.field({
+      type: 'SafeInt',
+      description: 'Times a client was given a server connection: server_assignment_count.',
+      resolve: (c) => c.assignments,
+    }),
     transactions: t.field({
       type: 'SafeInt',
       description: 'Transactions (or statements outside one) completed: xact_count.',

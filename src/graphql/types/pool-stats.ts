@@ -74,6 +74,13 @@ export const PoolFiguresRef = builder.interfaceRef<Figures>('PoolFigures').imple
       description: 'Connections closed since start-up (idle timeout, resize, errors).',
       resolve: (s) => s.connectionsClosed,
     }),
+    resetting: t.exposeInt('resetting', {
+      description: 'Of active: connections being reset (DISCARD ALL) after use, lent to no one (sv_tested).',
+    }),
+    paused: t.exposeBoolean('paused', {
+      description:
+        'pausePool (or the console PAUSE/KILL) holds new connections back; for the totals, every target is.',
+    }),
     connectErrors: t.field({
       type: 'SafeInt',
       description: 'Attempts to open a connection that failed since start-up.',
