@@ -39,10 +39,17 @@ export class WireProxy implements ClientHandler {
       port: client.remotePort,
       connectedAt: new Date(client.connectedAt),
     });
-    const session = new ProxySession(client, this.#poolpilot.session(), registry, record, this.#log, () => {
-      record.close();
-      this.#sessions.delete(client);
-    });
+    const session = new ProxySession(
+      client,
+      this.#poolpilot.session(`wire:${record.id}`),
+      registry,
+      record,
+      this.#log,
+      () => {
+        record.close();
+        this.#sessions.delete(client);
+      },
+    );
     this.#sessions.set(client, session);
     return session;
   }
