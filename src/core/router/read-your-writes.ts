@@ -1,4 +1,5 @@
 import { parseLsn } from '../pool/index.js';
+import { laterLsn } from './causal.js';
 
 /** Any table: a write whose tables are unknown (a function call, DO...). */
 const ANY = '*';
@@ -177,13 +178,12 @@ class TableWrites {
   /** Keeps whichever of two writes of `table` asks more of a replica: the later position, the later time. */
   merge(table: string, entry: Written, cutoff: number): void {
     const existing = this.#written.get(table);
-    if (!existing) return this.record([table], entry, cutoff);
-    const lsn =
-      existing.lsn === null || entry.lsn === null
-        ? null
-        : existing.lsn > entry.lsn
-          ? existing.lsn
-          : entry.lsn;
+    if (!existing) {
+      this.record([table], entry, cutoff);
+      return;
+    }
+    // Unknown (null) stays unknown: not replayed anywhere.
+    const lsn = existing.lsn === null || entry.lsn === null ? null : laterLsn(existing.lsn, entry.lsn);
     this.record([table], { lsn, at: Math.max(existing.at, entry.at) }, cutoff);
   }
 
