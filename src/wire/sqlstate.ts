@@ -18,6 +18,8 @@ export const SqlState = {
   InsufficientPrivilege: '42501',
   UndefinedObject: '42704',
   TooManyConnections: '53300',
+  CantChangeRuntimeParam: '55P02',
+  SerializationFailure: '40001',
   ProgramLimitExceeded: '54000',
   QueryCanceled: '57014',
   AdminShutdown: '57P01',

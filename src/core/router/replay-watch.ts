@@ -55,12 +55,16 @@ export class ReplayWatch {
     }));
   }
 
-  /** A write ended at `lsn`: watch the replicas until one has replayed it (or giveUpMs passes). */
+  /**
+   * A write ended at `lsn`: watch the replicas until one has replayed it (or giveUpMs passes).
+   * The first reading comes `intervalMs` after the write, not at once: streaming replication
+   * takes about that long, and a reading taken sooner would nearly always find it not replayed.
+   */
   want(lsn: bigint): void {
     if (this.#closed || this.#watched.length === 0) return;
     if (this.#wanted === null || lsn > this.#wanted) this.#wanted = lsn;
     this.#wantedAt = this.#now();
-    for (const w of this.#watched) this.#kick(w);
+    for (const w of this.#watched) this.#kick(w, this.#wantedAt + this.#options.intervalMs);
   }
 
   /**
@@ -82,7 +86,8 @@ export class ReplayWatch {
       const timer = setTimeout(() => done(false), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiters.add(waiter);
-      this.want(lsn);
+      // A waiting caller is served by the first reading that shows it replayed: ask at once.
+      for (const w of this.#watched) this.#kick(w, this.#now());
     });
   }
 
@@ -92,10 +97,13 @@ export class ReplayWatch {
     for (const waiter of [...this.#waiters]) waiter.resolve(false);
   }
 
-  /** Starts a reading of `w` now, or schedules one `intervalMs` after the last, unless one is under way or due. */
-  #kick(w: Watched): void {
+  /**
+   * Starts a reading of `w` at `earliest` but no sooner than `intervalMs` after the last one,
+   * unless one is under way or already due.
+   */
+  #kick(w: Watched, earliest: number): void {
     if (w.inFlight || w.timer || !this.#behind(w)) return;
-    const due = w.lastStartedAt + this.#options.intervalMs - this.#now();
+    const due = Math.max(earliest, w.lastStartedAt + this.#options.intervalMs) - this.#now();
     if (due <= 0) {
       void this.#poll(w);
       return;
@@ -133,7 +141,7 @@ export class ReplayWatch {
       return;
     }
     w.inFlight = false;
-    this.#kick(w);
+    this.#kick(w, this.#now());
   }
 }
 

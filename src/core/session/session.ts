@@ -1,7 +1,7 @@
 import type { Analysis, Analyzer } from '../analyzer/index.js';
 import { ErrorCode, isPoolpilotError, PoolpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { type Cluster, cancelled, type Lease, type Target } from '../pool/index.js';
+import { type Cluster, cancelled, type Lease, parseLsn, type Target } from '../pool/index.js';
 import type { ComplexQueue } from '../queue/index.js';
 import {
   type Consistency,
@@ -221,6 +221,19 @@ export class Session {
     } finally {
       this.#unpin();
     }
+  }
+
+  /**
+   * Whether `target` has replayed WAL position `lsn`, waiting up to CAUSAL_WAIT_MS for it: the
+   * primary always has; a replica once it is seen past it.
+   */
+  async hasReplayed(target: string, lsn: bigint, signal?: AbortSignal): Promise<boolean> {
+    const t = this.#d.cluster.target(target);
+    if (!t || t.role === 'primary') return true;
+    const replayed = () => (parseLsn(t.replication?.replayLsn) ?? -1n) >= lsn;
+    if (replayed()) return true;
+    await this.#d.replay.waitFor(lsn, this.#d.causalWaitMs, signal);
+    return replayed();
   }
 
   /** Ends the session: an open transaction is rolled back. */
