@@ -38,7 +38,6 @@ async function post(url: string, query: string, variables: Record<string, unknow
     },
     body: JSON.stringify({ query, variables }),
   });
-  // biome-ignore lint/suspicious/noExplicitAny: GraphQL response bodies are checked field by field
   return (await res.json()) as { data?: any; errors?: { message: string; extensions?: { code?: string } }[] };
 }
 
