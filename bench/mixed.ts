@@ -5,7 +5,6 @@ import { Poolpilot, silentLogger } from '../src/core/index.js';
 import { REPLAY_POSITION } from '../src/core/router/sql.js';
 import { createVerifier, formatVerifier } from '../src/wire/scram-verifier.js';
 import { WireSurface } from '../src/wire/wire-surface.js';
-import { run, startEmbeddedCluster } from '../support/postgres-cluster.js';
 import {
   coreActors,
   type MixedOptions,
@@ -17,7 +16,8 @@ import {
   SEED_SQL,
   share,
   wireActors,
-} from './mixed-workload.js';
+} from '../support/mixed-workload.js';
+import { run, startEmbeddedCluster } from '../support/postgres-cluster.js';
 
 /**
  * `npm run bench:mixed [-- --seconds N --writes N --readers N]`

@@ -6,7 +6,7 @@ import {
   runMixed,
   SEED_SQL,
   wireActors,
-} from '../bench/mixed-workload.js';
+} from '../support/mixed-workload.js';
 import { eventually, run } from './harness/database.js';
 import { useTestCore } from './harness/server.js';
 import { useWire } from './harness/wire.js';

@@ -3,7 +3,7 @@ import type { Poolpilot } from '../src/core/index.js';
 import type { Session } from '../src/core/session/index.js';
 
 /**
- * The mixed workload of issue 13, shared by `npm run bench:mixed` (timed, reported) and
+ * The mixed workload of read-your-writes under writes, shared by `npm run bench:mixed` (timed, reported) and
  * test/mixed-consistency.test.ts (short, asserted): one session writes table `w` at a steady
  * rate and reads back what it wrote; other sessions read `w` and the unrelated table `r` with
  * medium-complexity queries. Every read says where it ran (pg_is_in_recovery()), and every read
