@@ -141,6 +141,21 @@ describe('session-scoped read-your-writes and causal tokens', () => {
     expect(hinted.data.executeQuery.consistency.reason).toBe('PRIMARY_FALLBACK');
   });
 
+  it('shows the settings in info.configuration', async () => {
+    const res = await post(
+      frozen.pp.url,
+      '{ info { configuration { routing { readYourWrites readYourWritesWindowMs readYourWritesMaxSessions causalWaitMs replayPollMs } } } }',
+      {},
+    );
+    expect(res.data.info.configuration.routing).toEqual({
+      readYourWrites: 'SESSION',
+      readYourWritesWindowMs: 600000,
+      readYourWritesMaxSessions: 10000,
+      causalWaitMs: 0,
+      replayPollMs: 10000,
+    });
+  });
+
   it('in global mode holds back every session, so the session scope above is not an accident', async () => {
     const global = await startPoolpilot({
       DATABASE_URL: frozen.url,
