@@ -1,4 +1,6 @@
+import { createClient } from 'graphql-ws';
 import { describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
 import { eventually, run } from './harness/database.js';
 import { startPoolpilot, useTestServer } from './harness/server.js';
 
@@ -139,6 +141,35 @@ describe('session-scoped read-your-writes and causal tokens', () => {
     });
     expect(hinted.data.executeQuery.target).toBe('primary');
     expect(hinted.data.executeQuery.consistency.reason).toBe('PRIMARY_FALLBACK');
+  });
+
+  it('takes the session of a WebSocket from connectionParams.session', async () => {
+    const client = createClient({
+      url: frozen.pp.wsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { session: 'carol' },
+    });
+    try {
+      const once = (variables: Record<string, unknown>): Promise<any> => {
+        const it = client.iterate({ query: EXECUTE, variables });
+        return it.next().then(async (r) => {
+          await it.return?.();
+          return r.value;
+        });
+      };
+      await once({ sql: "INSERT INTO notes VALUES (20, 'ws')" });
+      const own = await once({ sql: READ, params: [20] });
+      expect(own.data.executeQuery.target).toBe('primary');
+      expect(own.data.executeQuery.reason).toMatch(/by this session/);
+      const http = await post(frozen.pp.url, EXECUTE, { sql: READ, params: [20] }, 'dave');
+      expect(http.data.executeQuery.target).toBe('replica-1');
+      // Both spellings of the same name are one session.
+      const carol = await post(frozen.pp.url, EXECUTE, { sql: READ, params: [20] }, 'carol');
+      expect(carol.data.executeQuery.target).toBe('primary');
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('shows the settings in info.configuration', async () => {
