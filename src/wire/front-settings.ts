@@ -18,7 +18,8 @@ export type FrontCommand =
 
 export const FRONT_SETTINGS = ['after_lsn', 'last_lsn'] as const;
 
-const MENTION = /\b(SET|RESET|SHOW)\s+(?:(SESSION|LOCAL)\s+)?"?poolpilot"?\s*\.\s*"?(\w+)"?/i;
+/** A statement (at the start of the text or after a `;`) that names a poolpilot.* setting. */
+const MENTION = /(?:^|;)\s*(SET|RESET|SHOW)\s+(?:(SESSION|LOCAL)\s+)?"?poolpilot"?\s*\.\s*"?(\w+)"?/i;
 const SET_WHOLE =
   /^\s*SET\s+(?:(SESSION|LOCAL)\s+)?"?poolpilot"?\s*\.\s*"?after_lsn"?\s*(?:=|\bTO\b)\s*(?:'([^']*)'|"([^"]*)"|(DEFAULT)\b|([0-9A-Fa-f]+\/[0-9A-Fa-f]+))\s*;?\s*$/i;
 const RESET_WHOLE = /^\s*RESET\s+"?poolpilot"?\s*\.\s*"?after_lsn"?\s*;?\s*$/i;
