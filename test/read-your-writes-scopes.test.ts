@@ -61,3 +61,14 @@ describe('read-your-writes scopes (no database: the bookkeeping alone)', () => {
     expect(ryw.pending('a', ['t'], '0/1')).toBeNull();
   });
 });
+
+describe('a session that ends', () => {
+  it('is forgotten in session mode, and only its own writes', () => {
+    const { ryw } = tracker('session');
+    ryw.record('wire:1', ['t'], '0/100');
+    ryw.record('wire:2', ['t'], '0/100');
+    ryw.forget('wire:1');
+    expect(ryw.sessions).toBe(1);
+    expect(ryw.pending('wire:2', ['t'], '0/FF')).not.toBeNull();
+  });
+});

@@ -235,10 +235,11 @@ export class Poolpilot {
   /**
    * A caller's session: statements routed one by one, transactions pinned to the primary. Its
    * reads see its own writes (READ_YOUR_WRITES=session) by `name`: sessions of one name share
-   * them, and unnamed ones (null) share one scope.
+   * them, and unnamed ones (null) share one scope. `ownsName`: no other session will use the
+   * name (a wire client's), so its writes are forgotten when it closes.
    */
-  session(name: string | null = null): Session {
-    return new Session(this.#sessions, name);
+  session(name: string | null = null, options: { ownsName?: boolean } = {}): Session {
+    return new Session(this.#sessions, name, options);
   }
 
   /** One statement, routed (see Router) and run in session `options.session` (unnamed by default); see Session. */

@@ -51,7 +51,7 @@ export class WireProxy implements ClientHandler {
     });
     const session = new ProxySession(
       client,
-      this.#poolpilot.session(`wire:${record.id}`),
+      this.#poolpilot.session(`wire:${record.id}`, { ownsName: true }),
       registry,
       record,
       this.#log,

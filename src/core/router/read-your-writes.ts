@@ -108,6 +108,11 @@ export class ReadYourWrites {
     return [...new Set([...(own?.keys() ?? []), ...this.#evicted.keys()])];
   }
 
+  /** The session has ended (a wire client left): nobody will read as it again. */
+  forget(session: string): void {
+    if (this.mode === 'session') this.#sessions.delete(session);
+  }
+
   /** Sessions with a write remembered (global mode: 1 when any). */
   get sessions(): number {
     return this.#sessions.size;

@@ -117,9 +117,13 @@ export class Session {
   /** The WAL position after this session's last write (null: none yet, or no replica to need it). */
   #lastLsn: Promise<string | null> = Promise.resolve(null);
 
-  constructor(deps: SessionDeps, name: string | null = null) {
+  /** The session's name is its own (a wire client's): its writes are forgotten when it closes. */
+  readonly #ownsName: boolean;
+
+  constructor(deps: SessionDeps, name: string | null = null, options: { ownsName?: boolean } = {}) {
     this.#d = deps;
     this.name = name;
+    this.#ownsName = options.ownsName === true && name !== null;
   }
 
   /** The WAL position after this session's last finished write, once known; null when none. */
@@ -238,6 +242,7 @@ export class Session {
 
   /** Ends the session: an open transaction is rolled back. */
   async close(): Promise<void> {
+    if (this.#ownsName) this.#d.freshness.forget(this.name!);
     await this.rollback();
   }
 
