@@ -172,6 +172,27 @@ describe('session-scoped read-your-writes and causal tokens', () => {
     }
   });
 
+  it('takes the same header and arguments over the REST API', async () => {
+    const rest = async (body: Record<string, unknown>, session: string) => {
+      const res = await fetch(`${frozen.pp.url}/api/query/execute`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-poolpilot-session': session },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, json: (await res.json()) as Record<string, any> };
+    };
+    const written = await rest({ query: "INSERT INTO notes VALUES (30, 'rest')" }, 'erin');
+    expect(written.status).toBe(200);
+    expect(written.json.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    const own = await rest({ query: READ, params: [30] }, 'erin');
+    expect(own.json.target).toBe('primary');
+    const other = await rest({ query: READ, params: [30] }, 'frank');
+    expect(other.json.target).toBe('replica-1');
+    const token = await rest({ query: READ, params: [30], afterLsn: written.json.lsn }, 'frank');
+    expect(token.json.target).toBe('primary'); // positions frozen at start-up and CAUSAL_WAIT_MS 0
+    expect(token.json.consistency).toMatchObject({ reason: 'PRIMARY_FALLBACK', afterLsn: written.json.lsn });
+  });
+
   it('shows the settings in info.configuration', async () => {
     const res = await post(
       frozen.pp.url,
