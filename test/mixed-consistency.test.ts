@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import {
   coreActors,
   type MixedOptions,
@@ -16,6 +16,7 @@ import { useWire } from './harness/wire.js';
  * writing session never reads anything older than its own acknowledged writes, and that reads
  * of the unwritten table do reach the replica (the shares themselves are the benchmark's).
  */
+const { replicaUrl } = inject('databases');
 const OPTIONS: MixedOptions = { seconds: 2, writesPerSecond: 30, readers: 2, readerPauseMs: 5 };
 const ENV = { DB_POOL_MIN: '1', DB_POOL_SIZE: '6', DB_REPLICA_MAX_LAG_MS: '60000' };
 
@@ -46,6 +47,11 @@ describe('mixed workload through the wire front', () => {
   const wire = useWire(ENV, { replica: true, prefix: 'pp_mixed_wire', setup: SEED_SQL });
 
   it('each wire client is its own session', async () => {
+    // The tables exist on the replica before readers are sent there.
+    await eventually(
+      async () =>
+        (await run(wire.front.db.url(replicaUrl!), 'SELECT count(*)::int AS n FROM r')).rows[0].n === R_ROWS,
+    );
     const actors = await wireActors(wire.front.connection, OPTIONS.readers);
     try {
       const report = await runMixed(actors, OPTIONS);
