@@ -44,9 +44,11 @@ describe('read-your-writes', () => {
     const written = await server.poolpilot.execute("INSERT INTO accounts VALUES (1, 'ada') RETURNING id");
     expect(written.target).toBe('primary');
     const now = await read(1);
-    expect(now.rows).toEqual([{ id: 1, owner: 'ada', standby: false }]);
-    expect(now.target).toBe('primary');
-    expect(now.reason).toMatch(/read-your-writes: accounts was written/);
+    // The primary, unless the replay watch has already seen a replica past the write (a loaded
+    // machine can take longer than REPLAY_POLL_MS to read): then that replica has the row.
+    // test/causal-consistency.test.ts freezes replay positions to prove the primary deterministically.
+    expect(now.rows).toEqual([{ id: 1, owner: 'ada', standby: now.target !== 'primary' }]);
+    if (now.target === 'primary') expect(now.reason).toMatch(/read-your-writes: accounts was written/);
 
     // Other tables are not pinned.
     const other = await server.poolpilot.execute('SELECT id, pg_is_in_recovery() AS standby FROM other');
@@ -67,8 +69,8 @@ describe('read-your-writes', () => {
       { sql: "UPDATE accounts SET owner = owner || '!' WHERE id = 2" },
     ]);
     const now = await read(2);
-    expect(now.rows).toEqual([{ id: 2, owner: 'grace!', standby: false }]);
-    expect(now.target).toBe('primary');
+    // As above: the primary, or a replica already seen past the commit.
+    expect(now.rows).toEqual([{ id: 2, owner: 'grace!', standby: now.target !== 'primary' }]);
   });
 
   it('serves every read from the replica when the window is 0, so the test above is not an accident', async () => {

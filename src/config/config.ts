@@ -96,6 +96,7 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const RYW_MODES = ['session', 'global', 'off'] as const;
 
 /** The defaults table: one place that says what an unset variable means. */
 export const DEFAULTS = {
@@ -116,6 +117,10 @@ export const DEFAULTS = {
   ROUTE_MEDIUM_THRESHOLD: 20,
   ROUTE_COMPLEX_THRESHOLD: 50,
   READ_YOUR_WRITES_WINDOW_MS: 5_000,
+  READ_YOUR_WRITES: 'session',
+  READ_YOUR_WRITES_MAX_SESSIONS: 10_000,
+  CAUSAL_WAIT_MS: 150,
+  REPLAY_POLL_MS: 25,
   ANALYZER_CACHE_SIZE: 2_000,
   ANALYZER_CACHE_TTL_MS: 300_000,
   ANALYZER_PLAN_TIMEOUT_MS: 2_000,
@@ -222,6 +227,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 
   const wire = parseWire(env, problems, int, host);
 
+  const readYourWrites = (env.READ_YOUR_WRITES ?? DEFAULTS.READ_YOUR_WRITES).trim().toLowerCase();
+  if (!(RYW_MODES as readonly string[]).includes(readYourWrites)) {
+    problems.push(
+      `READ_YOUR_WRITES=${JSON.stringify(env.READ_YOUR_WRITES)} is not accepted: expected one of ${RYW_MODES.join(', ')}`,
+    );
+  }
+
   const config: Config = {
     primary,
     admin,
@@ -262,6 +274,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
         0,
         86_400_000,
       )!,
+      readYourWrites: readYourWrites as Config['routing']['readYourWrites'],
+      readYourWritesMaxSessions: int(
+        'READ_YOUR_WRITES_MAX_SESSIONS',
+        DEFAULTS.READ_YOUR_WRITES_MAX_SESSIONS,
+        1,
+        10_000_000,
+      )!,
+      causalWaitMs: int('CAUSAL_WAIT_MS', DEFAULTS.CAUSAL_WAIT_MS, 0, 60_000)!,
+      replayPollMs: int('REPLAY_POLL_MS', DEFAULTS.REPLAY_POLL_MS, 5, 10_000)!,
     },
     execute: {
       maxSqlBytes: int('MAX_SQL_BYTES', DEFAULTS.MAX_SQL_BYTES, 16, 1_073_741_824)!,

@@ -11,7 +11,7 @@ import { Cluster, type ClusterState, type TargetSpec } from './pool/index.js';
 import { DATA_ROLE_ATTRIBUTES } from './pool/sql.js';
 import { PoolControl } from './pool-control.js';
 import { ComplexQueue } from './queue/index.js';
-import { ReadYourWrites, Router, WalPosition } from './router/index.js';
+import { ReadYourWrites, ReplayWatch, Router, WalPosition } from './router/index.js';
 import {
   type ExecuteOptions,
   type ExecuteResult,
@@ -58,6 +58,10 @@ export class Poolpilot {
   readonly telemetry: Telemetry;
   readonly analyzer: Analyzer;
   readonly router: Router;
+  /** Recent writes per session, for read-your-writes. */
+  readonly freshness: ReadYourWrites;
+  /** Replica replay positions, read often while a write or causal token waits for them. */
+  readonly replay: ReplayWatch;
   readonly queue: ComplexQueue;
   /** Clients connected through the wire front, and the traffic per target. */
   readonly clients = new ClientRegistry();
@@ -124,7 +128,22 @@ export class Poolpilot {
       this.cluster.primary,
       options.log.child({ component: 'analyzer' }),
     );
-    const freshness = new ReadYourWrites(routing.readYourWritesWindowMs);
+    const freshness = new ReadYourWrites({
+      mode: routing.readYourWrites,
+      windowMs: routing.readYourWritesWindowMs,
+      maxSessions: routing.readYourWritesMaxSessions,
+    });
+    this.replay = new ReplayWatch(
+      this.cluster,
+      {
+        intervalMs: routing.replayPollMs,
+        // Past the window a write no longer holds reads back; a waiting token keeps its own watch.
+        giveUpMs: Math.max(routing.readYourWritesWindowMs, routing.causalWaitMs),
+      },
+      options.log.child({ component: 'replay' }),
+    );
+    freshness.onRecorded = (lsn) => this.replay.want(lsn);
+    this.freshness = freshness;
     this.control = new PoolControl(this.cluster, this.clients);
     this.router = new Router(this.cluster, { replicaMaxLagMs: options.replicaMaxLagMs }, freshness);
     this.queue = new ComplexQueue(queue);
@@ -140,6 +159,8 @@ export class Poolpilot {
         maxBytes: execute.maxBytes,
       },
       walPosition: new WalPosition(this.cluster.primary.pool, CURRENT_WAL_LSN),
+      replay: this.replay,
+      causalWaitMs: routing.causalWaitMs,
       log: options.log.child({ component: 'session' }),
       executed: (result, sql) => {
         for (const listener of this.#executed) listener(result, sql);
@@ -215,19 +236,31 @@ export class Poolpilot {
     return this.cluster.state();
   }
 
-  /** A new caller's session: statements routed one by one, transactions pinned to the primary. */
-  session(): Session {
-    return new Session(this.#sessions);
+  /**
+   * A caller's session: statements routed one by one, transactions pinned to the primary. Its
+   * reads see its own writes (READ_YOUR_WRITES=session) by `name`: sessions of one name share
+   * them, and unnamed ones (null) share one scope. `ownsName`: no other session will use the
+   * name (a wire client's), so its writes are forgotten when it closes.
+   */
+  session(name: string | null = null, options: { ownsName?: boolean } = {}): Session {
+    return new Session(this.#sessions, name, options);
   }
 
-  /** One statement in a session of its own, routed (see Router) and run; see Session. */
-  execute(sql: string, params?: unknown[], options?: ExecuteOptions): Promise<ExecuteResult> {
-    return this.session().execute(sql, params, options);
+  /** One statement, routed (see Router) and run in session `options.session` (unnamed by default); see Session. */
+  execute(
+    sql: string,
+    params?: unknown[],
+    options?: ExecuteOptions & { session?: string | null },
+  ): Promise<ExecuteResult> {
+    return this.session(options?.session ?? null).execute(sql, params, options);
   }
 
-  /** Several statements atomically on the primary, in a session of their own. */
-  transaction(statements: Statement[], options?: ExecuteOptions): Promise<TransactionResult> {
-    return this.session().transaction(statements, options);
+  /** Several statements atomically on the primary, in session `options.session`. */
+  transaction(
+    statements: Statement[],
+    options?: ExecuteOptions & { session?: string | null },
+  ): Promise<TransactionResult> {
+    return this.session(options?.session ?? null).transaction(statements, options);
   }
 
   /** Told of every statement a session completed, with its route (metrics, logs); returns the remover. */
@@ -237,6 +270,7 @@ export class Poolpilot {
   }
 
   async close(graceMs?: number): Promise<void> {
+    this.replay.close();
     this.queue.close();
     this.telemetry.close();
     this.audit.stop();

@@ -14,4 +14,9 @@ export interface Context {
   viewer: Viewer;
   /** Aborted when the client goes away: running statements are cancelled on the server. */
   signal: AbortSignal | undefined;
+  /**
+   * The caller's session name for read-your-writes, unchecked: the `x-poolpilot-session` HTTP
+   * header, or `connectionParams.session` of a WebSocket; null when none was given.
+   */
+  session: string | null;
 }

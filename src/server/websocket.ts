@@ -33,6 +33,8 @@ export function attachWebSocket(
   const viewers = new WeakMap<object, Viewer>();
   // One signal per socket: when the client goes away, statements it started are cancelled.
   const gone = new WeakMap<object, AbortSignal>();
+  // connectionParams.session: the socket's session name for read-your-writes (checked where used).
+  const sessions = new WeakMap<object, string>();
   const disposable = useServer<Record<string, unknown>>(
     {
       onConnect: (ctx) => {
@@ -46,6 +48,9 @@ export function attachWebSocket(
         const controller = new AbortController();
         ctx.extra.socket.once('close', () => controller.abort());
         gone.set(ctx, controller.signal);
+        const session = ctx.connectionParams?.session;
+        if (session !== undefined && session !== null)
+          sessions.set(ctx, typeof session === 'string' ? session : ''); // not a string: refused where used
         return true;
       },
       execute: (args) => (args.rootValue as EnvelopRoot).execute(args),
@@ -80,7 +85,11 @@ export function attachWebSocket(
           operationName: payload.operationName,
           document,
           variableValues: payload.variables,
-          contextValue: await contextFactory({ viewer: viewers.get(ctx), signal: gone.get(ctx) }),
+          contextValue: await contextFactory({
+            viewer: viewers.get(ctx),
+            signal: gone.get(ctx),
+            session: sessions.get(ctx) ?? null,
+          }),
           rootValue: { execute, subscribe },
         };
         const errors = validate(args.schema, args.document);

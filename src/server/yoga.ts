@@ -16,9 +16,14 @@ import { useRestApi } from './rest/api.js';
 export interface ServerContext {
   viewer?: Viewer;
   signal?: AbortSignal;
+  /** WebSocket: connectionParams.session. */
+  session?: string | null;
   [key: string]: unknown;
 }
 export type Yoga = YogaServerInstance<ServerContext, Context>;
+
+/** Names the caller's session for read-your-writes (see executeQuery's `session` argument). */
+export const SESSION_HEADER = 'x-poolpilot-session';
 
 export interface YogaOptions {
   poolpilot: Poolpilot;
@@ -80,6 +85,7 @@ export function createPoolpilotYoga({
       config,
       viewer: initial.viewer ?? authenticate(initial.request?.headers.get('authorization')),
       signal: initial.signal ?? clientGoneSignal(initial.res),
+      session: initial.session ?? initial.request?.headers.get(SESSION_HEADER) ?? null,
     }),
     maskedErrors: { maskError: (error) => toGraphQLError(error, log) },
     logging: {

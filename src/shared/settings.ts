@@ -54,6 +54,14 @@ export interface RoutingSettings {
   complexThreshold: number;
   /** After a write, reads of its tables stay on the primary until a replica replayed it, at most this long. */
   readYourWritesWindowMs: number;
+  /** Whose writes a read must see: its own session's (default), everyone's, or nobody's. */
+  readYourWrites: 'session' | 'global' | 'off';
+  /** Sessions whose recent writes are remembered at once (LRU; older ones hold back everyone's reads until their window ends). */
+  readYourWritesMaxSessions: number;
+  /** A read with afterLsn waits up to this long for a replica to replay it, then goes to the primary. */
+  causalWaitMs: number;
+  /** Between readings of a replica's replay position while a write or token waits for it. */
+  replayPollMs: number;
 }
 
 export interface ExecuteSettings {

@@ -4,15 +4,20 @@ import { ErrorCode, PoolpilotError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ForwardChannel, Forwarder, TransactionStatus } from '../core/pool/index.js';
 import type { Poolpilot } from '../core/poolpilot.js';
+import { formatLsn } from '../core/router/index.js';
 import { mayLeaveState, type Placement, type Session } from '../core/session/index.js';
 import {
   commandComplete,
+  dataRow,
   type ErrorFields,
   errorResponse,
   noticeResponse,
   readyForQuery,
+  rowDescription,
+  TypeOid,
 } from './backend-messages.js';
 import type { ClientHandler, ClientSession, WireClient } from './client.js';
+import { type FrontCommand, frontCommand } from './front-settings.js';
 import {
   bindFor,
   CLOSE_NOTHING,
@@ -77,7 +82,7 @@ export class WireProxy implements ClientHandler {
     );
     const session = new ProxySession(
       client,
-      this.#poolpilot.session(),
+      this.#poolpilot.session(`wire:${record.id}`, { ownsName: true }),
       registry,
       record,
       this.#log,
@@ -162,6 +167,12 @@ export class ProxySession implements ClientSession {
   #bytesIn = 0;
   /** When the oldest request still unanswered was sent (for query_time). */
   #requestSentAt: number | null = null;
+  /** SET poolpilot.after_lsn: every later unit of work goes to a target that has replayed it. */
+  #afterLsn: bigint | null = null;
+  /** The transaction status of the last ReadyForQuery of the unit under way. */
+  #status: TransactionStatus = 'I';
+  /** Waiting for every request of the unit under way to be answered (see #quiet). */
+  #quietWaiters: (() => void)[] = [];
 
   constructor(
     client: WireClient,
@@ -241,6 +252,11 @@ export class ProxySession implements ClientSession {
         return;
       case Frontend.Query: {
         const sql = cString(body, 0);
+        const command = frontCommand(sql);
+        if (command) {
+          this.#hold(() => this.#front(command));
+          return;
+        }
         if (this.#deallocate(sql)) return;
         if (this.#channel) {
           this.#query(this.#channel, frame);
@@ -253,6 +269,12 @@ export class ProxySession implements ClientSession {
       }
       case Frontend.Parse: {
         const nameEnd = body.indexOf(0);
+        const text = cString(body, nameEnd + 1);
+        if (frontCommand(text)) {
+          // A named statement is the client's name, not the server's: the server gets it unnamed.
+          this.#frontExtended('');
+          return;
+        }
         if (nameEnd > 0) {
           this.#parseNamed(body.toString('utf8', 0, nameEnd), body.subarray(nameEnd + 1));
           return;
@@ -530,21 +552,132 @@ export class ProxySession implements ClientSession {
     this.#backlog = [];
     this.record.waiting();
     void this.#place(judged, sql, protocol, send, parseHere).finally(() => {
-      const backlog = this.#backlog ?? [];
-      this.#backlog = null;
       if (!this.#placement) this.record.done();
-      if (this.#closed) return;
-      for (const m of backlog) {
-        // A message replayed here may start another unit of work: the rest wait for it.
-        const waiting = this.#backlog as Pending[] | null;
-        if (waiting) waiting.push(m);
-        else this.#handle(m.type, m.body, m.frame);
-      }
-      if (!this.#backlog && this.#paused) {
-        this.#paused = false;
-        this.client.socket.resume();
-      }
+      this.#drain();
     });
+  }
+
+  /** Runs `work` with the client's later messages held back until it is done, then handles them in order. */
+  #hold(work: () => Promise<void>): void {
+    this.#backlog = [];
+    void work()
+      .catch((error) => {
+        this.#log.warn({ err: error }, 'front command failed');
+        if (!this.#closed) this.client.fatal(SqlState.InternalError, 'internal error');
+      })
+      .finally(() => this.#drain());
+  }
+
+  /** Handles the messages that arrived while the client was held back. */
+  #drain(): void {
+    const backlog = this.#backlog ?? [];
+    this.#backlog = null;
+    if (this.#closed) return;
+    for (const m of backlog) {
+      // A message replayed here may start another unit of work: the rest wait for it.
+      const waiting = this.#backlog as Pending[] | null;
+      if (waiting) waiting.push(m);
+      else this.#handle(m.type, m.body, m.frame);
+    }
+    if (!this.#backlog && this.#paused) {
+      this.#paused = false;
+      this.client.socket.resume();
+    }
+  }
+
+  /**
+   * Answers a poolpilot.* statement (a simple Query) itself, in order with the server's replies:
+   * after every earlier request of the unit under way is answered. Inside a transaction the
+   * server must agree on the outcome: an error is raised by the server itself (so the
+   * transaction is aborted on both sides), and SET of a position the transaction's server has not
+   * replayed (within CAUSAL_WAIT_MS) fails with 40001 so the client retries the transaction, which
+   * is then placed with the setting in force.
+   */
+  async #front(command: FrontCommand): Promise<void> {
+    await this.#quiet();
+    if (this.#closed) return;
+    const placement = this.#placement;
+    const status: TransactionStatus = placement ? this.#status : 'I';
+    if (command.kind === 'refuse') return this.#frontError(command.error);
+    if (status === 'E') {
+      // PostgreSQL answers anything but ROLLBACK with 25P02 here; the server says so itself.
+      return this.#frontError(new PoolpilotError(ErrorCode.BadSql, 'transaction aborted'));
+    }
+    if (command.kind === 'set') {
+      if (!command.local) this.#afterLsn = command.lsn;
+      if (
+        placement &&
+        command.lsn !== null &&
+        !(await this.#session.hasReplayed(placement.route.target, command.lsn))
+      ) {
+        return this.#frontError(
+          new PoolpilotError(
+            ErrorCode.BadSql,
+            `${placement.route.target} has not replayed poolpilot.after_lsn ${formatLsn(command.lsn)} within CAUSAL_WAIT_MS: retry the transaction (it will be placed where that position is replayed)`,
+            { details: { sqlstate: SqlState.SerializationFailure } },
+          ),
+        );
+      }
+      this.client.send(Buffer.concat([commandComplete('SET'), readyForQuery(status)]));
+      return;
+    }
+    const value =
+      command.name === 'after_lsn'
+        ? this.#afterLsn === null
+          ? ''
+          : formatLsn(this.#afterLsn)
+        : await this.#session.lastLsn();
+    if (this.#closed) return;
+    this.client.send(
+      Buffer.concat([
+        rowDescription([{ name: `poolpilot.${command.name}`, typeOid: TypeOid.text }]),
+        dataRow([value]),
+        commandComplete('SHOW'),
+        readyForQuery(status),
+      ]),
+    );
+  }
+
+  /**
+   * An error for a poolpilot.* statement: answered by the front between units of work; inside
+   * one, raised by the server, which then knows its transaction failed as the client does.
+   */
+  #frontError(error: PoolpilotError): void {
+    if (!this.#channel) {
+      this.#refuse(error, 'simple');
+      return;
+    }
+    this.#outstanding += 1;
+    this.#requestSentAt ??= performance.now();
+    this.#channel.write(simpleQuery(raiseStatement(error)));
+  }
+
+  /** A poolpilot.* statement in a Parse: the front answers those only in simple queries. */
+  #frontExtended(name: string): void {
+    const error = new PoolpilotError(
+      ErrorCode.BadSql,
+      'poolpilot.* settings are taken in a simple query only (or use the /* poolpilot.after_lsn=... */ comment hint)',
+      { details: { sqlstate: SqlState.FeatureNotSupported } },
+    );
+    if (!this.#channel) {
+      this.#refuse(error, 'extended');
+      return;
+    }
+    // Mid-batch the server must fail it, so its extended-protocol state stays the client's.
+    this.#channel.clientParse();
+    this.#channel.write(parseMessage(name, Buffer.from(`${raiseStatement(error)}\0\0\0`)));
+  }
+
+  /** Resolves once every request of the unit under way has been answered (at once when none is). */
+  #quiet(): Promise<void> {
+    if (this.#outstanding === 0 || !this.#channel) return Promise.resolve();
+    return new Promise((resolve) => this.#quietWaiters.push(resolve));
+  }
+
+  #wakeQuiet(): void {
+    const waiters = this.#quietWaiters;
+    this.#quietWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   async #place(
@@ -563,7 +696,7 @@ export class ProxySession implements ClientSession {
     if (refusal) return this.#refuse(refusal, protocol);
     let placement: Placement;
     try {
-      placement = await this.#session.place(analysis, sql ?? '');
+      placement = await this.#session.place(analysis, sql ?? '', undefined, this.#afterLsn);
     } catch (error) {
       return this.#refuse(error, protocol);
     }
@@ -622,6 +755,7 @@ export class ProxySession implements ClientSession {
   #ready(placement: Placement, status: TransactionStatus): void {
     if (this.#placement !== placement) return;
     this.#outstanding = Math.max(0, this.#outstanding - 1);
+    this.#status = status;
     if (this.#localReplies.length > 0) {
       for (const r of this.#localReplies) r.after -= 1;
       while (this.#localReplies[0]?.after === 0) this.#answer(this.#localReplies.shift()!.tag, status);
@@ -634,9 +768,10 @@ export class ProxySession implements ClientSession {
       placement.lease.record({ text: '', durationMs, error: undefined, rows: 0 });
       this.#requestSentAt = this.#outstanding > 0 ? now : null;
     }
+    if (this.#outstanding > 0) return;
     // Extended messages sent after the last Sync: the server is mid-batch, the unit goes on.
-    if (this.#outstanding > 0 || status !== 'I' || this.#channel?.midBatch) return;
-    this.#finish(true);
+    if (status === 'I' && !this.#channel?.midBatch) this.#finish(true);
+    this.#wakeQuiet();
   }
 
   #finish(ok: boolean): void {
@@ -648,6 +783,8 @@ export class ProxySession implements ClientSession {
     this.#outstanding = 0;
     this.#localReplies.length = 0;
     this.#requestSentAt = null;
+    this.#status = 'I';
+    this.#wakeQuiet();
     const traffic = this.#registry.traffic(placement.route.target);
     traffic.statements += this.#statements;
     traffic.bytesReceived += this.#bytesIn;
@@ -707,6 +844,28 @@ const WRITES_NO_TABLE = new Set(['TRANSACTION', 'SET']);
 
 const CLOSE_COMPLETE = Buffer.from([0x33, 0, 0, 0, 4]);
 const PARSE_COMPLETE = Buffer.from([0x31, 0, 0, 0, 4]);
+
+/**
+ * A statement that makes the server raise `error` itself (DO runs on a standby too), for errors
+ * the front must report inside a unit of work the server is part of.
+ */
+function raiseStatement(error: PoolpilotError): string {
+  const sqlstate =
+    typeof error.details.sqlstate === 'string' && /^[0-9A-Z]{5}$/.test(error.details.sqlstate)
+      ? error.details.sqlstate
+      : SqlState.InvalidParameterValue;
+  const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
+  return `DO $poolpilot$BEGIN RAISE EXCEPTION USING ERRCODE = ${quote(sqlstate)}, MESSAGE = ${quote(error.message)}; END$poolpilot$`;
+}
+
+function simpleQuery(sql: string): Buffer {
+  const text = Buffer.from(`${sql}\0`, 'utf8');
+  const frame = Buffer.allocUnsafe(5 + text.length);
+  frame[0] = Frontend.Query;
+  frame.writeInt32BE(4 + text.length, 1);
+  text.copy(frame, 5);
+  return frame;
+}
 
 function cString(body: Buffer, offset: number): string {
   const end = body.indexOf(0, offset);

@@ -21,6 +21,8 @@ export const SqlState = {
   DuplicatePreparedStatement: '42P05',
   TooManyConnections: '53300',
   ConfigurationLimitExceeded: '53400',
+  CantChangeRuntimeParam: '55P02',
+  SerializationFailure: '40001',
   ProgramLimitExceeded: '54000',
   QueryCanceled: '57014',
   AdminShutdown: '57P01',

@@ -1,6 +1,7 @@
 import type { Analysis, RouteClass } from '../analyzer/index.js';
-import type { Cluster, Target } from '../pool/index.js';
-import type { ReadYourWrites } from './read-your-writes.js';
+import { type Cluster, parseLsn, type Target } from '../pool/index.js';
+import { formatLsn } from './causal.js';
+import type { PendingWrite, ReadYourWrites } from './read-your-writes.js';
 import { RouteCounts } from './route-counts.js';
 
 /** Where one statement goes and why: plain data, logged, returned and tested as it is. */
@@ -11,7 +12,21 @@ export interface Route {
   /** COMPLEX statements wait for a slot in the complex-query queue. */
   queued: boolean;
   reason: string;
+  /** A read a replica would have served (up, within the lag limit) had one replayed what it needs. */
+  wantedReplica?: boolean;
+  /** No replica was chosen only because none has replayed the caller's afterLsn yet: waiting may help. */
+  awaitingReplay?: boolean;
 }
+
+/** Whose read it is and what it must see, besides what the statement itself says. */
+export interface RouteNeed {
+  /** The session whose writes the read must see (read-your-writes); null: a caller that named none. */
+  session: string | null;
+  /** A causal token: only a target that has replayed this WAL position may serve the read. */
+  afterLsn: bigint | null;
+}
+
+const NO_NEED: RouteNeed = { session: null, afterLsn: null };
 
 export interface RouterOptions {
   replicaMaxLagMs: number;
@@ -35,7 +50,7 @@ export class Router {
     this.#freshness = freshness;
   }
 
-  decide(analysis: Analysis): Route {
+  decide(analysis: Analysis, need: RouteNeed = NO_NEED): Route {
     const queued = analysis.route === 'COMPLEX' && analysis.writes === false;
     const primary = (reason: string): Route => ({ class: analysis.route, target: 'primary', queued, reason });
     if (analysis.parseError)
@@ -44,10 +59,10 @@ export class Router {
     if (analysis.writes !== false) return { ...primary(analysis.writeReasons[0] ?? 'writes'), queued: false };
     if (analysis.forcedPrimary) return primary('/* poolpilot:primary */ asks for the primary');
     if (analysis.route === 'FAST') return primary('fast read');
-    return this.#replicaOrPrimary(analysis, queued);
+    return this.#replicaOrPrimary(analysis, queued, need);
   }
 
-  #replicaOrPrimary(analysis: Analysis, queued: boolean): Route {
+  #replicaOrPrimary(analysis: Analysis, queued: boolean, need: RouteNeed): Route {
     const label = analysis.route === 'COMPLEX' ? 'complex read' : 'medium read';
     const fallback = (why: string): Route => ({
       class: analysis.route,
@@ -58,23 +73,43 @@ export class Router {
     const replicas = this.#cluster.replicas;
     if (replicas.length === 0) return fallback('no replica configured');
     const healthy = replicas.filter((r) => r.isUp);
-    if (healthy.length === 0) return fallback('no replica is up');
+    if (healthy.length === 0) return { ...fallback('no replica is up'), wantedReplica: true };
     const current = healthy.filter((r) => this.#lagOk(r));
     if (current.length === 0)
-      return fallback(
-        `every replica lags more than ${this.#options.replicaMaxLagMs} ms or has paused replay`,
+      return {
+        ...fallback(`every replica lags more than ${this.#options.replicaMaxLagMs} ms or has paused replay`),
+        wantedReplica: true,
+      };
+    const { afterLsn } = need;
+    const caughtUp =
+      afterLsn === null
+        ? current
+        : current.filter((r) => (parseLsn(r.replication?.replayLsn) ?? -1n) >= afterLsn);
+    if (caughtUp.length === 0)
+      return {
+        ...fallback(`no replica has replayed afterLsn ${formatLsn(afterLsn!)} yet`),
+        wantedReplica: true,
+        awaitingReplay: true,
+      };
+    let blocked: PendingWrite | null = null;
+    const fresh = caughtUp.filter((r) => {
+      const pending = this.#freshness.pending(
+        need.session,
+        analysis.tables,
+        r.replication?.replayLsn ?? null,
       );
-    let blocked: { table: string; ageMs: number } | null = null;
-    const fresh = current.filter((r) => {
-      const pending = this.#freshness.pending(analysis.tables, r.replication?.replayLsn ?? null);
       blocked ??= pending;
       return pending === null;
     });
     if (fresh.length === 0) {
-      const b = blocked as { table: string; ageMs: number } | null;
-      return fallback(
-        `read-your-writes: ${b?.table} was written ${Math.round(b?.ageMs ?? 0)} ms ago and no replica has replayed it yet`,
-      );
+      const b = blocked as PendingWrite | null;
+      const by = this.#freshness.mode === 'global' ? '' : ' by this session';
+      return {
+        ...fallback(
+          `read-your-writes: ${b?.table} was written ${Math.round(b?.ageMs ?? 0)} ms ago${by} and no replica has replayed it yet`,
+        ),
+        wantedReplica: true,
+      };
     }
     const chosen = this.#leastBusy(fresh);
     return { class: analysis.route, target: chosen.name, queued, reason: `${label} on a replica` };

@@ -96,3 +96,23 @@ export function atStatement(error: unknown, index: number): unknown {
     details: { ...error.details, statement: index },
   });
 }
+
+/** Longest caller-chosen session name, in characters. */
+export const MAX_SESSION_NAME = 200;
+
+/**
+ * A caller-chosen session name (read-your-writes is kept per session): 1..MAX_SESSION_NAME
+ * printable characters; null or undefined means none.
+ */
+export function checkSessionName(name: string | null | undefined, what = 'session'): string | null {
+  if (name === undefined || name === null) return null;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (name.length === 0 || name.length > MAX_SESSION_NAME || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new PoolpilotError(
+      ErrorCode.BadUserInput,
+      `${what} must be 1 to ${MAX_SESSION_NAME} printable characters; got ${JSON.stringify(name.slice(0, 40))}${name.length > 40 ? '...' : ''}`,
+      { details: { argument: what } },
+    );
+  }
+  return name;
+}

@@ -1,3 +1,4 @@
+export { checkSessionName, MAX_SESSION_NAME } from './checks.js';
 export { CollectingSink, type ExecuteResult } from './result.js';
 export {
   type ExecuteOptions,

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { RouteClass } from '../analyzer/index.js';
 import type { FieldDescription, RowSink } from '../pool/index.js';
+import type { Consistency } from '../router/index.js';
 
 export interface ExecuteResult {
   /** One object per row keyed by column name (a later duplicate name wins, as in node-postgres). */
@@ -22,6 +23,13 @@ export interface ExecuteResult {
   queueWaitMs: number;
   reason: string;
   complexity: number;
+  /**
+   * The primary's WAL position after this statement's write (a causal token for afterLsn); null
+   * for a read, or when no replica is configured (every read is on the primary then).
+   */
+  lsn: string | null;
+  /** How afterLsn was honoured; null when none was given. */
+  consistency: Consistency | null;
 }
 
 /**

@@ -1,9 +1,21 @@
 import type { Analysis, Analyzer } from '../analyzer/index.js';
 import { ErrorCode, isPoolpilotError, PoolpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { type Cluster, cancelled, type Lease, type Target } from '../pool/index.js';
+import { type Cluster, cancelled, type Lease, parseLsn, type Target } from '../pool/index.js';
 import type { ComplexQueue } from '../queue/index.js';
-import type { ReadYourWrites, Route, Router, WalPosition } from '../router/index.js';
+import {
+  type Consistency,
+  formatLsn,
+  hintedAfterLsn,
+  laterLsn,
+  parseAfterLsn,
+  type ReadYourWrites,
+  type ReplayWatch,
+  type Route,
+  type RouteNeed,
+  type Router,
+  type WalPosition,
+} from '../router/index.js';
 import { atStatement, checkMaxRows, checkStatement, checkTimeout } from './checks.js';
 import { CollectingSink, type ExecuteResult } from './result.js';
 import { BEGIN, COMMIT, CURRENT_WAL_LSN, ROLLBACK } from './sql.js';
@@ -15,6 +27,11 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** At most EXECUTE_MAX_ROWS. */
   maxRows?: number;
+  /**
+   * A causal token (an `lsn` an earlier call returned): only a target that has replayed it may
+   * serve the statement. Bad text is BAD_USER_INPUT.
+   */
+  afterLsn?: string | null;
 }
 
 export interface Statement {
@@ -26,6 +43,10 @@ export interface TransactionResult {
   results: ExecuteResult[];
   durationMs: number;
   target: string;
+  /** The primary's WAL position after the commit, when the transaction wrote and replicas exist. */
+  lsn: string | null;
+  /** How afterLsn was honoured; null without one. */
+  consistency: Consistency | null;
 }
 
 export interface SessionLimits {
@@ -45,6 +66,10 @@ export interface SessionDeps {
   limits: SessionLimits;
   /** The primary's WAL position after a forwarded write, shared by concurrent writers. */
   walPosition: WalPosition;
+  /** Fresh replica replay positions while a write or a causal token waits for them. */
+  replay: ReplayWatch;
+  /** How long a read with afterLsn waits for a replica to replay it before the primary serves it (CAUSAL_WAIT_MS). */
+  causalWaitMs: number;
   log: Logger;
   /** Told of every statement a session completed, with its route (metrics, logs). */
   executed(result: ExecuteResult, sql: string): void;
@@ -60,6 +85,8 @@ export interface Placement {
   analysis: Analysis | null;
   queueWaitMs: number;
   leaveQueue: ((ok: boolean) => void) | null;
+  /** How a causal token was honoured; null without one. */
+  consistency: Consistency | null;
 }
 
 /** One statement on its way through: what running it needs besides the route. */
@@ -71,6 +98,8 @@ interface Job {
   maxRows: number;
   maxBytes: number;
   signal: AbortSignal | undefined;
+  /** From the afterLsn option or the statement's comment hint, whichever is later. */
+  afterLsn: bigint | null;
 }
 
 /**
@@ -81,11 +110,25 @@ interface Job {
  */
 export class Session {
   readonly #d: SessionDeps;
+  /** Whose writes this session's reads must see: its own name, or null for unnamed callers (one shared scope). */
+  readonly name: string | null;
   /** Held from BEGIN until the server says the transaction is over. */
   #pinned: Lease | null = null;
+  /** The WAL position after this session's last write (null: none yet, or no replica to need it). */
+  #lastLsn: Promise<string | null> = Promise.resolve(null);
 
-  constructor(deps: SessionDeps) {
+  /** The session's name is its own (a wire client's): its writes are forgotten when it closes. */
+  readonly #ownsName: boolean;
+
+  constructor(deps: SessionDeps, name: string | null = null, options: { ownsName?: boolean } = {}) {
     this.#d = deps;
+    this.name = name;
+    this.#ownsName = options.ownsName === true && name !== null;
+  }
+
+  /** The WAL position after this session's last finished write, once known; null when none. */
+  lastLsn(): Promise<string | null> {
+    return this.#lastLsn;
   }
 
   get inTransaction(): boolean {
@@ -109,6 +152,7 @@ export class Session {
   /** Several statements atomically on the primary: all commit, or none. */
   async transaction(statements: Statement[], options: ExecuteOptions = {}): Promise<TransactionResult> {
     if (statements.length === 0) throw new PoolpilotError(ErrorCode.BadUserInput, 'no statements given');
+    const afterLsn = options.afterLsn == null ? null : parseAfterLsn(options.afterLsn);
     // Every statement is judged before anything is sent.
     const jobs: Job[] = [];
     for (const [i, s] of statements.entries()) {
@@ -122,17 +166,30 @@ export class Session {
     await this.begin(options.signal);
     const results: ExecuteResult[] = [];
     let index = 0;
+    let lsn: string | null = null;
     try {
       for (; index < jobs.length; index++) {
         results.push(await this.#runPinned(jobs[index]!, 'in a transaction: the primary'));
       }
       const writes = jobs.filter((j) => j.analysis.writes !== false);
-      await this.commit(writes.length > 0 ? writes.flatMap((j) => j.analysis.tables) : null);
+      lsn = await this.commit(writes.length > 0 ? writes.flatMap((j) => j.analysis.tables) : null);
     } catch (error) {
       await this.rollback();
       throw atStatement(error, index);
     }
-    return { results, durationMs: performance.now() - started, target: this.#d.cluster.primary.name };
+    const target = this.#d.cluster.primary.name;
+    // Hints in the statements count too; on the primary every committed position is there already.
+    const token = jobs.reduce((lsn, j) => laterLsn(lsn, j.afterLsn), afterLsn);
+    return {
+      results,
+      durationMs: performance.now() - started,
+      target,
+      lsn,
+      consistency:
+        token === null
+          ? null
+          : { afterLsn: formatLsn(token), servedAt: target, waitedMs: 0, reason: 'PRIMARY' },
+    };
   }
 
   /** Starts a transaction on the primary and pins its connection to this session. */
@@ -150,13 +207,14 @@ export class Session {
 
   /**
    * Commits and gives the connection back; `writtenTables` (empty: unknown tables) are recorded
-   * for read-your-writes, null when nothing was written.
+   * for read-your-writes, null when nothing was written. Returns the WAL position after the
+   * commit when it wrote and a replica exists, else null.
    */
-  async commit(writtenTables: string[] | null = null): Promise<void> {
+  async commit(writtenTables: string[] | null = null): Promise<string | null> {
     const lease = this.#requirePinned();
     try {
       await lease.query(COMMIT);
-      if (writtenTables) await this.#recordWrite(lease, writtenTables);
+      return writtenTables ? await this.#recordWrite(lease, writtenTables) : null;
     } finally {
       this.#unpin();
     }
@@ -175,8 +233,22 @@ export class Session {
     }
   }
 
+  /**
+   * Whether `target` has replayed WAL position `lsn`, waiting up to CAUSAL_WAIT_MS for it: the
+   * primary always has; a replica once it is seen past it.
+   */
+  async hasReplayed(target: string, lsn: bigint, signal?: AbortSignal): Promise<boolean> {
+    const t = this.#d.cluster.target(target);
+    if (!t || t.role === 'primary') return true;
+    const replayed = () => (parseLsn(t.replication?.replayLsn) ?? -1n) >= lsn;
+    if (replayed()) return true;
+    await this.#d.replay.waitFor(lsn, this.#d.causalWaitMs, signal);
+    return replayed();
+  }
+
   /** Ends the session: an open transaction is rolled back. */
   async close(): Promise<void> {
+    if (this.#ownsName) this.#d.freshness.forget(this.name!);
     await this.rollback();
   }
 
@@ -198,7 +270,13 @@ export class Session {
    * transactions and anything unjudged on the primary; `BEGIN READ ONLY` and reads by their
    * complexity as `executeQuery` routes them, complex ones after a queue slot.
    */
-  async place(analysis: Analysis | null, sql: string, signal?: AbortSignal): Promise<Placement> {
+  async place(
+    analysis: Analysis | null,
+    sql: string,
+    signal?: AbortSignal,
+    afterLsn: bigint | null = null,
+  ): Promise<Placement> {
+    const need: RouteNeed = { session: this.name, afterLsn: laterLsn(afterLsn, hintedAfterLsn(sql)) };
     const decide = (): Route => {
       if (analysis === null)
         return {
@@ -209,18 +287,22 @@ export class Session {
         };
       if (analysis.transactionControl)
         return readOnlyBegin(analysis, sql)
-          ? this.#d.router.decide({
-              ...analysis,
-              transactionControl: false,
-              writes: false,
-              route: 'MEDIUM',
-              // Its reads are not known yet: only a replica with every recent write may serve it.
-              tables: this.#d.freshness.recentTables(),
-            })
+          ? this.#d.router.decide(
+              {
+                ...analysis,
+                transactionControl: false,
+                writes: false,
+                route: 'MEDIUM',
+                // Its reads are not known yet: only a replica with every recent write may serve it.
+                tables: this.#d.freshness.recentTables(this.name),
+              },
+              need,
+            )
           : { class: analysis.route, target: 'primary', queued: false, reason: 'a transaction: the primary' };
-      return this.#d.router.decide(analysis);
+      return this.#d.router.decide(analysis, need);
     };
-    let route = decide();
+    const waited = await this.#awaitReplay(decide, need.afterLsn, signal);
+    let route = waited.route;
     let slot: { waitMs: number; leave: (ok: boolean) => void } | null = null;
     if (route.queued) {
       slot = await this.#d.queue.enter(signal);
@@ -240,7 +322,14 @@ export class Session {
       }
       if (analysis === null || mayLeaveState(analysis)) lease.markDirty();
       this.#d.router.taken.add(route);
-      return { lease, route, analysis, queueWaitMs: slot?.waitMs ?? 0, leaveQueue: slot?.leave ?? null };
+      return {
+        lease,
+        route,
+        analysis,
+        queueWaitMs: slot?.waitMs ?? 0,
+        leaveQueue: slot?.leave ?? null,
+        consistency: consistencyOf(need.afterLsn, route, waited.waitedMs),
+      };
     } catch (error) {
       slot?.leave(false);
       throw error;
@@ -259,9 +348,31 @@ export class Session {
       const tables = outcome.tables;
       // The client already has its ReadyForQuery and may read at once, before the WAL position
       // comes back: until it does, the write counts as not replayed anywhere (reads on the primary).
-      this.#d.freshness.record(tables, null);
-      void this.#d.walPosition.after().then((lsn) => this.#d.freshness.record(tables, lsn));
+      this.#d.freshness.record(this.name, tables, null);
+      const lsn = this.#d.walPosition.after().then((lsn) => {
+        this.#d.freshness.record(this.name, tables, lsn);
+        return lsn;
+      });
+      this.#lastLsn = lsn;
     }
+  }
+
+  /**
+   * Routes with `decide`; when only a causal token keeps the read off the replicas, waits up to
+   * CAUSAL_WAIT_MS for one to replay it and routes again.
+   */
+  async #awaitReplay(
+    decide: () => Route,
+    afterLsn: bigint | null,
+    signal: AbortSignal | undefined,
+  ): Promise<{ route: Route; waitedMs: number }> {
+    const route = decide();
+    if (!route.awaitingReplay || afterLsn === null || this.#d.causalWaitMs <= 0)
+      return { route, waitedMs: 0 };
+    const started = performance.now();
+    await this.#d.replay.waitFor(afterLsn, this.#d.causalWaitMs, signal);
+    if (signal?.aborted) throw cancelled();
+    return { route: decide(), waitedMs: performance.now() - started };
   }
 
   async #job(
@@ -273,27 +384,41 @@ export class Session {
     const { limits } = this.#d;
     const timeoutMs = checkTimeout(options.timeoutMs, limits.statementTimeoutMs);
     const maxRows = checkMaxRows(options.maxRows, limits.maxRows);
+    const given = options.afterLsn == null ? null : parseAfterLsn(options.afterLsn);
+    const afterLsn = laterLsn(given, hintedAfterLsn(sql));
     const analysis = await this.#d.analyzer.analyze(sql);
     checkStatement(analysis, params, mode);
-    return { sql, params, analysis, timeoutMs, maxRows, maxBytes: limits.maxBytes, signal: options.signal };
+    return {
+      sql,
+      params,
+      analysis,
+      timeoutMs,
+      maxRows,
+      maxBytes: limits.maxBytes,
+      signal: options.signal,
+      afterLsn,
+    };
   }
 
   async #dispatch(job: Job, signal: AbortSignal | undefined): Promise<ExecuteResult> {
     if (this.#pinned) return this.#runPinned(job, 'in a transaction: the primary');
-    const route = this.#d.router.decide(job.analysis);
-    if (!route.queued) return this.#routed(route, job);
+    const need: RouteNeed = { session: this.name, afterLsn: job.afterLsn };
+    const decide = () => this.#d.router.decide(job.analysis, need);
+    const { route, waitedMs } = await this.#awaitReplay(decide, job.afterLsn, signal);
+    if (!route.queued) return this.#routed(route, job, waitedMs);
     const { value, waitMs } = await this.#d.queue.run(
       // Decided again when the slot comes: replicas may have come or gone while it waited.
-      () => this.#routed(this.#d.router.decide(job.analysis), job),
+      () => this.#routed(decide(), job, waitedMs),
       signal,
     );
     return { ...value, queued: true, queueWaitMs: waitMs };
   }
 
-  async #routed(route: Route, job: Job): Promise<ExecuteResult> {
+  async #routed(route: Route, job: Job, waitedMs: number): Promise<ExecuteResult> {
     const target = this.#d.cluster.target(route.target) ?? this.#d.cluster.primary;
     try {
-      return await this.#runOn(target, route, job);
+      const result = await this.#runOn(target, route, job);
+      return { ...result, consistency: consistencyOf(job.afterLsn, route, waitedMs) };
     } catch (error) {
       // A read can always be served by the primary; the health monitor will catch up.
       if (target.role === 'replica' && isPoolpilotError(error) && error.code === ErrorCode.DbUnavailable) {
@@ -306,7 +431,8 @@ export class Session {
           target: 'primary',
           reason: `${target.name} unavailable (${error.message}): retried on the primary`,
         };
-        return this.#runOn(this.#d.cluster.primary, retry, job);
+        const result = await this.#runOn(this.#d.cluster.primary, retry, job);
+        return { ...result, consistency: consistencyOf(job.afterLsn, retry, waitedMs) };
       }
       throw error;
     }
@@ -317,17 +443,18 @@ export class Session {
     try {
       const result = await this.#run(lease, route, job);
       if (job.analysis.writes !== false && target.role === 'primary')
-        await this.#recordWrite(lease, job.analysis.tables);
+        result.lsn = await this.#recordWrite(lease, job.analysis.tables);
       return result;
     } finally {
       lease.release();
     }
   }
 
-  #runPinned(job: Job, reason: string): Promise<ExecuteResult> {
+  async #runPinned(job: Job, reason: string): Promise<ExecuteResult> {
     const lease = this.#requirePinned();
     const route: Route = { class: job.analysis.route, target: lease.target, queued: false, reason };
-    return this.#run(lease, route, job);
+    const result = await this.#run(lease, route, job);
+    return { ...result, consistency: consistencyOf(job.afterLsn, route, 0) };
   }
 
   /** Runs the statement on `lease` with the caps, and marks the lease for a reset if it may leave state. */
@@ -361,6 +488,8 @@ export class Session {
       queueWaitMs: 0,
       reason: route.reason,
       complexity: analysis.complexity,
+      lsn: null,
+      consistency: null,
     };
   }
 
@@ -374,14 +503,19 @@ export class Session {
     return lease;
   }
 
-  /** After a write on the primary: the WAL position a replica must have replayed to serve it. */
-  async #recordWrite(lease: Lease, tables: string[]): Promise<void> {
-    if (this.#d.cluster.replicas.length === 0) return;
+  /**
+   * After a write on the primary: the WAL position a replica must have replayed to serve it,
+   * remembered for this session's reads and returned as the caller's causal token.
+   */
+  async #recordWrite(lease: Lease, tables: string[]): Promise<string | null> {
+    if (this.#d.cluster.replicas.length === 0) return null;
     const lsn = await lease
       .query(CURRENT_WAL_LSN)
       .then((r) => (r.rows[0]?.lsn as string | null) ?? null)
       .catch(() => null);
-    this.#d.freshness.record(tables, lsn);
+    this.#d.freshness.record(this.name, tables, lsn);
+    this.#lastLsn = Promise.resolve(lsn);
+    return lsn;
   }
 
   #requirePinned(): Lease {
@@ -403,6 +537,20 @@ export class Session {
  */
 export function mayLeaveState(analysis: Analysis): boolean {
   return analysis.sessionState || analysis.writes !== false || analysis.parseError !== null;
+}
+
+/** How a causal token was honoured by `route`: null without one. */
+function consistencyOf(afterLsn: bigint | null, route: Route, waitedMs: number): Consistency | null {
+  if (afterLsn === null) return null;
+  const onReplica = route.target !== 'primary';
+  const reason = onReplica
+    ? waitedMs > 0
+      ? 'WAITED'
+      : 'REPLICA_CAUGHT_UP'
+    : route.wantedReplica
+      ? 'PRIMARY_FALLBACK'
+      : 'PRIMARY';
+  return { afterLsn: formatLsn(afterLsn), servedAt: route.target, waitedMs, reason };
 }
 
 /** `BEGIN READ ONLY` / `START TRANSACTION READ ONLY` alone: a transaction a replica can serve. */

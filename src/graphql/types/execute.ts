@@ -1,7 +1,9 @@
 import { isPoolpilotError, PoolpilotError } from '../../core/errors.js';
 import type { FieldDescription } from '../../core/pool/index.js';
-import type { ExecuteResult, TransactionResult } from '../../core/session/index.js';
+import type { Consistency } from '../../core/router/index.js';
+import { checkSessionName, type ExecuteResult, type TransactionResult } from '../../core/session/index.js';
 import { builder } from '../builder.js';
+import type { Context } from '../context.js';
 import { roundMs } from '../rounding.js';
 import { RouteClassEnum } from './analysis.js';
 
@@ -31,6 +33,48 @@ const ResultFieldRef = builder.objectRef<FieldDescription>('ResultField').implem
       resolve: (f) => f.dataTypeSize,
     }),
     format: t.exposeInt('format', { description: '0 text, 1 binary (results here are always text).' }),
+  }),
+});
+
+const ConsistencyReasonEnum = builder.enumType('ConsistencyReason', {
+  description: 'How a statement given afterLsn was served.',
+  values: {
+    REPLICA_CAUGHT_UP: { description: 'A replica that had already replayed afterLsn served it.' },
+    WAITED: {
+      description:
+        'A replica served it after poolpilot waited waitedMs (at most CAUSAL_WAIT_MS) for it to replay afterLsn.',
+    },
+    PRIMARY_FALLBACK: {
+      description:
+        'A replica would have served it, but none replayed afterLsn within CAUSAL_WAIT_MS (or none was up and within ' +
+        'DB_REPLICA_MAX_LAG_MS): the primary served it.',
+    },
+    PRIMARY: {
+      description:
+        'The statement goes to the primary anyway (a write, a fast read, a transaction), which has every committed position.',
+    },
+  } as const,
+});
+
+const ConsistencyRef = builder.objectRef<Consistency>('Consistency').implement({
+  description:
+    'How a causal token (afterLsn) was honoured: the target that served the statement had replayed it.',
+  fields: (t) => ({
+    afterLsn: t.exposeString('afterLsn', {
+      description: 'The WAL position asked for, as PostgreSQL prints it.',
+    }),
+    servedAt: t.exposeString('servedAt', {
+      description: 'The target that served it: primary, replica-1, ...',
+    }),
+    waitedMs: t.float({
+      description: 'Milliseconds (3 decimals) spent waiting for a replica to replay afterLsn; 0 when none.',
+      resolve: (c) => roundMs(c.waitedMs),
+    }),
+    reason: t.field({
+      type: ConsistencyReasonEnum,
+      description: 'Why it was served there.',
+      resolve: (c) => c.reason,
+    }),
   }),
 });
 
@@ -121,6 +165,19 @@ export const ExecuteResultRef = builder.objectRef<ExecuteResult>('ExecuteResult'
     }),
     reason: t.exposeString('reason', { description: 'Why it ran there.' }),
     complexity: t.exposeInt('complexity', { description: 'The analysis score, 0..100.' }),
+    lsn: t.exposeString('lsn', {
+      nullable: true,
+      description:
+        "The primary's WAL position after this statement's write (pg_current_wal_insert_lsn, e.g. 0/16B3748): pass it " +
+        'as afterLsn to a later call to read this write from wherever it runs. Null for a read, or when no replica is ' +
+        'configured (every read is on the primary then).',
+    }),
+    consistency: t.field({
+      type: ConsistencyRef,
+      nullable: true,
+      description: 'How afterLsn was honoured; null when none was given.',
+      resolve: (r) => r.consistency,
+    }),
   }),
 });
 
@@ -137,6 +194,19 @@ const TransactionResultRef = builder.objectRef<TransactionResult>('TransactionRe
       resolve: (r) => roundMs(r.durationMs),
     }),
     target: t.exposeString('target', { description: 'Always the primary: transactions can write.' }),
+    lsn: t.exposeString('lsn', {
+      nullable: true,
+      description:
+        "The primary's WAL position after the commit, when the transaction wrote and a replica is configured: a causal " +
+        'token for afterLsn. Null otherwise.',
+    }),
+    consistency: t.field({
+      type: ConsistencyRef,
+      nullable: true,
+      description:
+        'How afterLsn was honoured (always PRIMARY: transactions run there); null when none was given.',
+      resolve: (r) => r.consistency,
+    }),
   }),
 });
 
@@ -162,7 +232,31 @@ const limits = (t: Parameters<Parameters<typeof builder.mutationField>[1]>[0]) =
     required: false,
     description: 'Row cap, 0..EXECUTE_MAX_ROWS (the default); beyond it BAD_USER_INPUT.',
   }),
+  session: t.arg.string({
+    required: false,
+    description:
+      "Your session's name (1..200 printable characters; default: the x-poolpilot-session HTTP header or WebSocket " +
+      'connectionParams.session). With READ_YOUR_WRITES=session (the default) reads see the writes made under the ' +
+      'same name; calls that name none share one session.',
+  }),
+  afterLsn: t.arg.string({
+    required: false,
+    description:
+      'A causal token: an lsn an earlier call returned (hex/hex, e.g. 0/16B3748). Only a target that has replayed it ' +
+      'serves this call: a replica that has, else one that does within CAUSAL_WAIT_MS, else the primary; see ' +
+      'consistency. Not a WAL position: BAD_USER_INPUT.',
+  }),
 });
+
+/** The session a call runs in: the argument, else the transport's (header, connectionParams), checked. */
+function sessionOf(args: { session?: string | null }, ctx: Context): string | null {
+  const name = checkSessionName(
+    args.session ?? ctx.session,
+    args.session != null ? 'session' : 'the x-poolpilot-session header (or connectionParams.session)',
+  );
+  // Apart from wire clients' sessions, whatever the name.
+  return name === null ? null : `graphql:${name}`;
+}
 
 builder.mutationField('executeQuery', (t) =>
   t.field({
@@ -184,12 +278,14 @@ builder.mutationField('executeQuery', (t) =>
       }),
       ...limits(t),
     },
-    resolve: (_root, args, ctx) =>
+    resolve: async (_root, args, ctx) =>
       ctx.poolpilot
         .execute(args.sql, (args.params ?? []) as unknown[], {
           timeoutMs: args.timeoutMs ?? undefined,
           maxRows: args.maxRows ?? undefined,
           signal: ctx.signal,
+          session: sessionOf(args, ctx),
+          afterLsn: args.afterLsn,
         })
         .catch(withAdvice('executeQuery')),
   }),
@@ -214,7 +310,13 @@ builder.mutationField('executeTransaction', (t) =>
       ctx.poolpilot
         .transaction(
           args.statements.map((s) => ({ sql: s.sql, params: (s.params ?? []) as unknown[] })),
-          { timeoutMs: args.timeoutMs ?? undefined, maxRows: args.maxRows ?? undefined, signal: ctx.signal },
+          {
+            timeoutMs: args.timeoutMs ?? undefined,
+            maxRows: args.maxRows ?? undefined,
+            signal: ctx.signal,
+            session: sessionOf(args, ctx),
+            afterLsn: args.afterLsn,
+          },
         )
         .catch(withAdvice('executeTransaction')),
   }),

@@ -91,10 +91,44 @@ const RoutingConfigRef = builder.objectRef<ConfigDescription['routing']>('Routin
     }),
     readYourWritesWindowMs: t.exposeInt('readYourWritesWindowMs', {
       description:
-        'READ_YOUR_WRITES_WINDOW_MS: after a write, reads of its tables stay on the primary up to this long ' +
-        '(default 5000).',
+        "READ_YOUR_WRITES_WINDOW_MS: after a write, the writing session's reads of its tables stay on the primary " +
+        'up to this long (default 5000).',
+    }),
+    readYourWrites: t.field({
+      type: ReadYourWritesModeEnum,
+      description: "READ_YOUR_WRITES: whose writes a read must see (default SESSION: its own session's).",
+      resolve: (r) => r.readYourWrites,
+    }),
+    readYourWritesMaxSessions: t.exposeInt('readYourWritesMaxSessions', {
+      description:
+        'READ_YOUR_WRITES_MAX_SESSIONS: sessions whose recent writes are remembered (default 10000).',
+    }),
+    causalWaitMs: t.exposeInt('causalWaitMs', {
+      description:
+        'CAUSAL_WAIT_MS: longest a read with afterLsn waits for a replica to replay it before the primary serves it ' +
+        '(default 150).',
+    }),
+    replayPollMs: t.exposeInt('replayPollMs', {
+      description:
+        "REPLAY_POLL_MS: between readings of a replica's replay position while a write waits for it (default 25).",
     }),
   }),
+});
+
+const ReadYourWritesModeEnum = builder.enumType('ReadYourWritesMode', {
+  description: 'READ_YOUR_WRITES: whose writes a read must see.',
+  values: {
+    SESSION: {
+      value: 'session',
+      description:
+        "The reading session's own (a wire client; a named GraphQL session; unnamed calls share one).",
+    },
+    GLOBAL: {
+      value: 'global',
+      description: "Everyone's: any recent write holds back every read of its tables.",
+    },
+    OFF: { value: 'off', description: "Nobody's: reads go by replica lag alone." },
+  } as const,
 });
 
 const ExecuteConfigRef = builder.objectRef<ConfigDescription['execute']>('ExecuteConfiguration').implement({
