@@ -290,6 +290,11 @@ export class ServerConnection {
     return changed;
   }
 
+  /** How long the server may take to answer before it counts as unreachable (DB_CONN_TIMEOUT). */
+  get connectTimeoutMs(): number {
+    return this.#options.connectTimeoutMs;
+  }
+
   /** A CancelRequest with this backend's key over a new socket, the way psql does on Ctrl-C. */
   cancel(timeoutMs = 5_000): Promise<void> {
     if (this.processID === 0) return Promise.resolve();

@@ -114,6 +114,7 @@ export class Session {
     }
     const started = performance.now();
     await this.begin(options.signal);
+    const target = this.#requirePinned().target;
     const results: ExecuteResult[] = [];
     let index = 0;
     try {
@@ -126,13 +127,13 @@ export class Session {
       await this.rollback();
       throw atStatement(error, index);
     }
-    return { results, durationMs: performance.now() - started, target: this.#d.cluster.primary.name };
+    return { results, durationMs: performance.now() - started, target };
   }
 
   /** Starts a transaction on the primary and pins its connection to this session. */
   async begin(signal?: AbortSignal): Promise<void> {
     if (this.#pinned) throw new PoolpilotError(ErrorCode.BadUserInput, 'a transaction is already open');
-    const lease = await this.#acquire(this.#d.cluster.primary, signal);
+    const lease = await this.#acquire(this.#d.cluster.writer(), signal);
     try {
       await lease.query(BEGIN, undefined, { signal });
     } catch (error) {
@@ -197,7 +198,7 @@ export class Session {
       if (analysis === null)
         return {
           class: 'FAST',
-          target: 'primary',
+          target: this.#d.cluster.writerName(),
           queued: false,
           reason: 'could not be judged: the primary',
         };
@@ -211,7 +212,12 @@ export class Session {
               // Its reads are not known yet: only a replica with every recent write may serve it.
               tables: this.#d.freshness.recentTables(),
             })
-          : { class: analysis.route, target: 'primary', queued: false, reason: 'a transaction: the primary' };
+          : {
+              class: analysis.route,
+              target: this.#d.cluster.writerName(),
+              queued: false,
+              reason: 'a transaction: the primary',
+            };
       return this.#d.router.decide(analysis);
     };
     let route = decide();
@@ -221,14 +227,14 @@ export class Session {
       route = decide(); // replicas may have come or gone while it waited
     }
     try {
-      let target = this.#d.cluster.target(route.target) ?? this.#d.cluster.primary;
+      let target = this.#d.cluster.resolve(route.target);
       let lease: Lease;
       try {
         lease = await this.#acquire(target, signal);
       } catch (error) {
         if (target.role !== 'replica' || !isPoolpilotError(error) || error.code !== ErrorCode.DbUnavailable)
           throw error;
-        target = this.#d.cluster.primary;
+        target = this.#d.cluster.writer();
         route = { ...route, target: target.name, reason: `${route.target} unavailable: the primary` };
         lease = await this.#acquire(target, signal);
       }
@@ -284,22 +290,24 @@ export class Session {
   }
 
   async #routed(route: Route, job: Job): Promise<ExecuteResult> {
-    const target = this.#d.cluster.target(route.target) ?? this.#d.cluster.primary;
+    const target = this.#d.cluster.resolve(route.target);
     try {
       return await this.#runOn(target, route, job);
     } catch (error) {
+      if (readOnlyRefusal(error)) throw this.#demoted(target, error);
       // A read can always be served by the primary; the health monitor will catch up.
       if (target.role === 'replica' && isPoolpilotError(error) && error.code === ErrorCode.DbUnavailable) {
         this.#d.log.warn(
           { target: target.name, err: error.message },
           'replica unavailable: read retried on the primary',
         );
+        const primary = this.#d.cluster.writer();
         const retry: Route = {
           ...route,
-          target: 'primary',
+          target: primary.name,
           reason: `${target.name} unavailable (${error.message}): retried on the primary`,
         };
-        return this.#runOn(this.#d.cluster.primary, retry, job);
+        return this.#runOn(primary, retry, job);
       }
       throw error;
     }
@@ -377,6 +385,23 @@ export class Session {
     this.#d.freshness.record(tables, lsn);
   }
 
+  /**
+   * The server poolpilot took for the primary refused a statement as read-only (SQLSTATE 25006):
+   * it was demoted or made read-only since its last health check. Nothing was written (the
+   * statement's transaction aborted), but whether the statement did anything outside the
+   * database before the refusal cannot be known, so it is not retried: the caller gets
+   * DB_UNAVAILABLE, and the target is checked again now so the next write finds the new primary.
+   */
+  #demoted(target: Target, error: PoolpilotError): PoolpilotError {
+    void this.#d.cluster.health.check(target);
+    this.#d.log.warn({ target: target.name, err: error.message }, 'the primary refused a write as read-only');
+    return new PoolpilotError(
+      ErrorCode.DbUnavailable,
+      `${target.name} is read-only now (it was demoted or made read-only): nothing was written; ${error.message}`,
+      { cause: error, details: { target: target.name } },
+    );
+  }
+
   #requirePinned(): Lease {
     if (!this.#pinned) throw new PoolpilotError(ErrorCode.BadUserInput, 'no transaction is open');
     return this.#pinned;
@@ -406,4 +431,9 @@ function readOnlyBegin(analysis: Analysis, sql: string): boolean {
     /\bREAD\s+ONLY\b/i.test(sql) &&
     !/\bREAD\s+WRITE\b/i.test(sql)
   );
+}
+
+/** PostgreSQL's "cannot execute … in a read-only transaction" (25006), as the core reports it. */
+function readOnlyRefusal(error: unknown): error is PoolpilotError {
+  return isPoolpilotError(error) && error.code === ErrorCode.BadSql && error.details.sqlstate === '25006';
 }
