@@ -1,0 +1,262 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PoolpilotError, silentLogger } from '../src/core/index.js';
+import { createVerifier, formatVerifier } from '../src/wire/scram-verifier.js';
+import { WireSurface } from '../src/wire/wire-surface.js';
+import { type EmbeddedCluster, run, startEmbeddedCluster } from '../support/postgres-cluster.js';
+import { eventually } from './harness/database.js';
+import { type RunningPoolpilot, startPoolpilot } from './harness/server.js';
+
+const WIRE_PASSWORD = 'failover wire password';
+
+interface Call {
+  id: number;
+  via: 'core' | 'wire';
+  at: number;
+  end: number | null;
+  ok: boolean;
+  target?: string;
+  code?: string;
+  message?: string;
+}
+
+/**
+ * A private primary + streaming replica (this file demotes one and promotes the other): writers
+ * and readers run through poolpilot, the core API and the wire front, while the primary is made
+ * read-only and the replica promoted with pg_promote().
+ */
+describe('failover: a promoted replica takes the writes, a split brain takes none', () => {
+  let cluster: EmbeddedCluster;
+  let pp: RunningPoolpilot;
+  let surface: WireSurface;
+  const readOnly = (on: boolean) =>
+    run(
+      cluster.primaryUrl,
+      on
+        ? 'ALTER SYSTEM SET default_transaction_read_only = on'
+        : 'ALTER SYSTEM RESET default_transaction_read_only',
+    ).then(() => run(cluster.primaryUrl, 'SELECT pg_reload_conf()'));
+  const wireClient = async () => {
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: surface.listener.address!.port,
+      user: 'app',
+      password: WIRE_PASSWORD,
+      database: 'postgres',
+    });
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  };
+
+  beforeAll(async () => {
+    cluster = await startEmbeddedCluster({ replica: true });
+    await run(cluster.primaryUrl, 'CREATE TABLE w (id int PRIMARY KEY, via text); CREATE TABLE r (n int)');
+    await run(cluster.primaryUrl, 'INSERT INTO r SELECT generate_series(1, 100)');
+    pp = await startPoolpilot({
+      DATABASE_URL: cluster.primaryUrl,
+      DB_REPLICA_URLS: cluster.replicaUrl!,
+      DB_POOL_MIN: '2',
+      DB_POOL_SIZE: '8',
+      HEALTH_CHECK_INTERVAL_MS: '200',
+      DB_CONN_TIMEOUT: '1000',
+      DB_STATEMENT_TIMEOUT: '3000',
+      ROUTE_MEDIUM_THRESHOLD: '0',
+      WIRE_USERS: `app:${formatVerifier(createVerifier(WIRE_PASSWORD))}`,
+    });
+    await eventually(() => pp.poolpilot.cluster.targets.every((t) => t.isUp), 20_000);
+    surface = new WireSurface(pp.poolpilot, { ...pp.config.wire, port: 0, host: '127.0.0.1' }, silentLogger);
+    await surface.listen();
+  });
+  afterAll(async () => {
+    await surface?.close().catch(() => undefined);
+    await pp?.close();
+    await cluster?.stop();
+  });
+
+  it('moves writes to the promoted replica: no write lost, none accepted by a read-only server, none hung', async () => {
+    const { cluster: targets } = pp.poolpilot;
+    const calls: Call[] = [];
+    const reads: Call[] = [];
+    let nextId = 1;
+    let running = true;
+
+    const coreWriter = async () => {
+      while (running) {
+        const call: Call = { id: nextId++, via: 'core', at: performance.now(), end: null, ok: false };
+        calls.push(call);
+        try {
+          const r = await pp.poolpilot.execute('INSERT INTO w VALUES ($1, $2)', [call.id, 'core']);
+          Object.assign(call, { ok: true, target: r.target });
+        } catch (error) {
+          Object.assign(call, { code: (error as PoolpilotError).code, message: (error as Error).message });
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        call.end = performance.now();
+      }
+    };
+    const wireWriter = async () => {
+      let client: pg.Client | null = null;
+      while (running) {
+        const call: Call = { id: nextId++, via: 'wire', at: performance.now(), end: null, ok: false };
+        calls.push(call);
+        try {
+          client ??= await wireClient();
+          await client.query('INSERT INTO w VALUES ($1, $2)', [call.id, 'wire']);
+          call.ok = true;
+        } catch (error) {
+          Object.assign(call, { code: (error as { code?: string }).code, message: (error as Error).message });
+          await client?.end().catch(() => undefined);
+          client = null;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        call.end = performance.now();
+      }
+      await client?.end().catch(() => undefined);
+    };
+    const reader = async () => {
+      while (running) {
+        const call: Call = { id: 0, via: 'core', at: performance.now(), end: null, ok: false };
+        reads.push(call);
+        try {
+          const r = await pp.poolpilot.execute('SELECT count(*)::int AS n FROM r');
+          Object.assign(call, { ok: r.rows[0]?.n === 100, target: r.target });
+        } catch (error) {
+          Object.assign(call, { code: (error as PoolpilotError).code, message: (error as Error).message });
+        }
+        call.end = performance.now();
+      }
+    };
+    const workers = [coreWriter(), coreWriter(), coreWriter(), wireWriter(), reader(), reader()];
+    await eventually(() => calls.filter((c) => c.ok).length >= 40, 20_000);
+
+    // The primary turns read-only; writes under way when the reload came are let finish, then the
+    // replica replays everything it wrote and is promoted.
+    const readOnlyAt = performance.now();
+    await readOnly(true);
+    await eventually(
+      async () =>
+        (await run(cluster.primaryUrl, 'SHOW default_transaction_read_only')).rows[0]
+          .default_transaction_read_only === 'on',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const lsn = (await run(cluster.primaryUrl, 'SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn;
+    await eventually(
+      async () =>
+        (await run(cluster.replicaUrl!, 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught_up', [lsn]))
+          .rows[0].caught_up,
+    );
+    await run(cluster.replicaUrl!, 'SELECT pg_promote()');
+    const promotedAt = performance.now();
+
+    await eventually(() => calls.some((c) => c.ok && c.via === 'core' && c.target === 'replica-1'), 20_000);
+    const firstWrite = Math.min(
+      ...calls.filter((c) => c.ok && c.target === 'replica-1').map((c) => c.end ?? Number.POSITIVE_INFINITY),
+    );
+    const afterFirst = () => calls.filter((c) => c.ok && c.at > firstWrite);
+    await eventually(() => afterFirst().length >= 40 && afterFirst().some((c) => c.via === 'wire'), 20_000);
+    running = false;
+
+    // Nothing hangs: every call comes back within the statement and connection timeouts.
+    const settled = await Promise.race([
+      Promise.all(workers).then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 15_000)),
+    ]);
+    const hung = [...calls, ...reads].filter((c) => c.end === null);
+    expect(settled).toBe(true);
+    expect(hung).toEqual([]);
+
+    // The roles as poolpilot sees them now.
+    const [primary, replica] = targets.targets;
+    expect(primary!.detectedRole).toBe('replica'); // read-only: serves reads only
+    expect(replica!.detectedRole).toBe('primary');
+    expect(targets.writer().name).toBe('replica-1');
+    const health = await pp.gql<any>(
+      '{ health { status writer splitBrain targets { name configuredRole detectedRole roleChangedAt } } }',
+    );
+    expect(health.data.health).toMatchObject({ status: 'OK', writer: 'replica-1', splitBrain: null });
+    expect(health.data.health.targets).toMatchObject([
+      { name: 'primary', configuredRole: 'PRIMARY', detectedRole: 'REPLICA' },
+      { name: 'replica-1', configuredRole: 'REPLICA', detectedRole: 'PRIMARY' },
+    ]);
+    for (const t of health.data.health.targets) expect(Date.parse(t.roleChangedAt)).toBeGreaterThan(0);
+    const info = await pp.gql<any>('{ info { targets { name detectedRole configuredRole } } }');
+    expect(info.data.info.targets[1]).toEqual({
+      name: 'replica-1',
+      detectedRole: 'PRIMARY',
+      configuredRole: 'REPLICA',
+    });
+    const metrics = await (await fetch(`${pp.url}/metrics`)).text();
+    expect(metrics).toMatch(/poolpilot_role_changes_total\{target="primary",role="primary"[^}]*\} 1/);
+    expect(metrics).toMatch(/poolpilot_role_changes_total\{target="replica-1",role="replica"[^}]*\} 1/);
+    expect(metrics).toMatch(/poolpilot_target_writer\{target="replica-1",role="replica"[^}]*\} 1/);
+    const healthJson = (await (await fetch(`${pp.url}/health`)).json()) as any;
+    expect(healthJson.writer).toBe('replica-1');
+    expect(healthJson.targets[0]).toMatchObject({
+      name: 'primary',
+      role: 'primary',
+      detectedRole: 'replica',
+    });
+
+    // Server truth: every acknowledged write is on the new primary, and the old one holds nothing
+    // the new one lacks (no write was accepted by it once it was read-only).
+    const onNew = new Set(
+      (await run(cluster.replicaUrl!, 'SELECT id FROM w')).rows.map((r) => r.id as number),
+    );
+    const onOld = (await run(cluster.primaryUrl, 'SELECT id FROM w')).rows.map((r) => r.id as number);
+    const acked = calls.filter((c) => c.ok);
+    expect(acked.filter((c) => !onNew.has(c.id))).toEqual([]);
+    expect(onOld.filter((id) => !onNew.has(id))).toEqual([]);
+    // Calls that failed wrote nothing anywhere.
+    const failed = calls.filter((c) => !c.ok);
+    expect(failed.filter((c) => onNew.has(c.id) || onOld.includes(c.id))).toEqual([]);
+    // executeQuery's failures are DB_UNAVAILABLE (the read-only refusal mapped), never a BAD_SQL;
+    // the wire front passes the server's own refusal (25006) or 08006.
+    expect(new Set(failed.filter((c) => c.via === 'core').map((c) => c.code))).toEqual(
+      new Set(failed.some((c) => c.via === 'core') ? ['DB_UNAVAILABLE'] : []),
+    );
+    for (const c of failed.filter((c) => c.via === 'wire')) expect(['25006', '08006']).toContain(c.code);
+    expect(reads.filter((c) => !c.ok)).toEqual([]);
+
+    console.log(
+      `promotion: first write on the new primary ${Math.round(firstWrite - promotedAt)} ms after pg_promote() returned ` +
+        `(${Math.round(firstWrite - readOnlyAt)} ms after the old primary turned read-only; health interval 200 ms); ` +
+        `writes ${calls.length} (acknowledged ${acked.length}, failed ${failed.length}: ` +
+        `${failed.filter((c) => c.via === 'core').length} executeQuery DB_UNAVAILABLE, ${failed.filter((c) => c.via === 'wire').length} wire), ` +
+        `hung 0, lost 0, accepted by a read-only server 0; reads ${reads.length}, failed 0`,
+    );
+  });
+
+  it('refuses writes while two servers report being a primary, and resumes once one is demoted', async () => {
+    await readOnly(false); // the old primary takes writes again: two primaries
+    await eventually(() => pp.poolpilot.cluster.splitBrain() !== null, 10_000);
+
+    const refused = await pp.poolpilot.execute('INSERT INTO w VALUES (-1, $1)', ['split']).catch((e) => e);
+    expect((refused as PoolpilotError).code).toBe('DB_UNAVAILABLE');
+    expect((refused as Error).message).toMatch(
+      /split brain: both primary and replica-1 report not in recovery; writes are refused/,
+    );
+    const client = await wireClient();
+    try {
+      const wire = await client.query("INSERT INTO w VALUES (-2, 'split')").catch((e) => e);
+      expect(wire).toMatchObject({ code: '08006' });
+      expect(wire.message).toMatch(/split brain/);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    const health = await fetch(`${pp.url}/health`);
+    expect(health.status).toBe(503);
+    const body = (await health.json()) as any;
+    expect(body).toMatchObject({ status: 'down', writer: null });
+    expect(body.splitBrain).toMatch(/both primary and replica-1/);
+    const gql = await pp.gql<any>('{ health { status writer splitBrain } }');
+    expect(gql.data.health).toMatchObject({ status: 'DOWN', writer: null });
+    for (const url of [cluster.primaryUrl, cluster.replicaUrl!])
+      expect((await run(url, 'SELECT count(*)::int AS n FROM w WHERE id < 0')).rows[0].n).toBe(0);
+
+    await readOnly(true);
+    await eventually(() => pp.poolpilot.cluster.splitBrain() === null, 10_000);
+    const resumed = await pp.poolpilot.execute('INSERT INTO w VALUES (-3, $1)', ['resumed']);
+    expect(resumed.target).toBe('replica-1');
+  });
+});
