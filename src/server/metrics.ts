@@ -36,7 +36,7 @@ export function createMetrics(poolpilot: Poolpilot): Metrics {
   registry.setDefaultLabels({ service: 'poolpilot' });
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   const labelNames = ['target', 'role'] as const;
-  const roleOf = new Map(poolpilot.cluster.targets.map((t) => [t.name, t.role]));
+  const roleOf = new Map(poolpilot.cluster.targets.map((t) => [t.name, t.configuredRole]));
 
   // One snapshot per scrape, shared by every gauge's collect().
   let snapshot: { at: number; targets: TargetState[] } | null = null;

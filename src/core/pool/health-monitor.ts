@@ -213,5 +213,10 @@ export class HealthMonitor {
     if (!client) return;
     this.#clients.delete(target);
     client.end().catch(() => undefined);
+    // A server that stalled answers no Terminate either: without this the socket would stay open
+    // for as long as the stall lasts, one more after every failed check.
+    const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection
+      ?.stream;
+    setTimeout(() => stream?.destroy(), 1_000).unref();
   }
 }
