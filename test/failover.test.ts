@@ -201,8 +201,9 @@ describe('failover: a promoted replica takes the writes, a split brain takes non
           ])
         ).rows[0].caught_up,
     );
+    const promotedAt = performance.now(); // pg_promote() returns when its poll sees recovery over
+    const promotedWall = Date.now();
     await run(f.cluster.replicaUrl!, 'SELECT pg_promote()');
-    const promotedAt = performance.now();
 
     await eventually(() => calls.some((c) => c.ok && c.via === 'core' && c.target === 'replica-1'), 20_000);
     const firstWrite = Math.min(
@@ -269,7 +270,8 @@ describe('failover: a promoted replica takes the writes, a split brain takes non
     expect(reads.filter((c) => !c.ok)).toEqual([]);
 
     console.log(
-      `promotion: first write on the new primary ${Math.round(firstWrite - promotedAt)} ms after pg_promote() returned ` +
+      `promotion: replica-1 seen as primary ${f.pp.poolpilot.cluster.replicas[0]!.roleChangedAt!.getTime() - promotedWall} ms and ` +
+        `first write on the new primary ${Math.round(firstWrite - promotedAt)} ms after pg_promote() was called ` +
         `(${Math.round(firstWrite - readOnlyAt)} ms after the old primary turned read-only; health interval 200 ms); ` +
         `writes ${calls.length} (acknowledged ${acked.length}, failed ${failed.length}: ` +
         `${failed.filter((c) => c.via === 'core').length} executeQuery DB_UNAVAILABLE, ${failed.filter((c) => c.via === 'wire').length} wire), ` +
@@ -328,8 +330,9 @@ describe('failover: the primary stops and the replica is promoted', () => {
       () => load.calls.filter((c) => !c.ok && c.via === 'core' && c.at > downAt).length >= 10,
       10_000,
     );
+    const promotedAt = performance.now(); // pg_promote() returns when its poll sees recovery over
+    const promotedWall = Date.now();
     await run(f.cluster.replicaUrl!, 'SELECT pg_promote()');
-    const promotedAt = performance.now();
     await eventually(
       () => load.calls.some((c) => c.ok && c.via === 'core' && c.target === 'replica-1'),
       20_000,
@@ -360,7 +363,8 @@ describe('failover: the primary stops and the replica is promoted', () => {
     const readsFailed = load.reads.filter((c) => !c.ok);
     console.log(
       `stop + promote: primary marked down ${Math.round(downAt - stoppedAt)} ms after it stopped; ` +
-        `first write on the new primary ${Math.round(firstWrite - promotedAt)} ms after pg_promote() returned; ` +
+        `replica-1 seen as primary ${targets.replicas[0]!.roleChangedAt!.getTime() - promotedWall} ms and ` +
+        `first write on the new primary ${Math.round(firstWrite - promotedAt)} ms after pg_promote() was called; ` +
         `writes ${load.calls.length} (acknowledged ${load.calls.filter((c) => c.ok).length}, failed ${failed.length}, ` +
         `slowest failure ${Math.round(Math.max(0, ...failed.map((c) => (c.end ?? 0) - c.at)))} ms), hung 0, lost 0; ` +
         `reads ${load.reads.length}, failed ${readsFailed.length} (${[...new Set(readsFailed.map((c) => c.code))].join(', ')})`,

@@ -328,6 +328,9 @@ export class ProxySession implements ClientSession {
           }),
         );
       },
+      serverError: (sqlstate) => {
+        if (sqlstate === READ_ONLY_SQL_TRANSACTION) this.#session.refusedAsReadOnly(placement);
+      },
       closed: (error) => {
         if (this.#placement !== placement) return;
         this.#log.warn(
@@ -423,6 +426,9 @@ export class ProxySession implements ClientSession {
  * send every client's reads of every table to the primary until a replica caught up.
  */
 const WRITES_NO_TABLE = new Set(['TRANSACTION', 'SET']);
+
+/** PostgreSQL's refusal of a write by a read-only server (or transaction). */
+const READ_ONLY_SQL_TRANSACTION = '25006';
 
 function cString(body: Buffer, offset: number): string {
   const end = body.indexOf(0, offset);

@@ -76,6 +76,8 @@ export interface Forwarder {
   injectedError(error: Error): void;
   /** The server connection failed or closed while attached. */
   closed(error: Error): void;
+  /** The server answered the client with an error (passed on as it is): its SQLSTATE. */
+  serverError?(sqlstate: string): void;
 }
 
 export type TransactionStatus = 'I' | 'T' | 'E';
@@ -521,6 +523,9 @@ export class ServerConnection {
         return false;
       case Msg.ParseComplete:
         return this.#parses.shift() === true;
+      case Msg.ErrorResponse:
+        if (forwarder.serverError) forwarder.serverError(errorCode(body));
+        return false;
       default:
         return false;
     }
@@ -843,4 +848,16 @@ function extendedQuery(text: string, values: unknown[], maxRows: number): Buffer
 function prepareValue(value: unknown): string | Buffer | null {
   if (value === null || value === undefined) return null;
   return pgUtils.prepareValue(value);
+}
+
+/** The SQLSTATE field (C) of an ErrorResponse body, without reading the rest. */
+function errorCode(body: Buffer): string {
+  let offset = 0;
+  while (offset < body.length && body[offset] !== 0) {
+    const nul = body.indexOf(0, offset + 1);
+    if (nul === -1) break;
+    if (body[offset] === 0x43) return body.toString('latin1', offset + 1, nul);
+    offset = nul + 1;
+  }
+  return '';
 }

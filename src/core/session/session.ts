@@ -263,6 +263,16 @@ export class Session {
     }
   }
 
+  /**
+   * A forwarded statement was refused as read-only (25006) by a server taken for the primary: it
+   * may have been demoted since its last check, so it is checked again now. The client already has
+   * PostgreSQL's own error: nothing was written.
+   */
+  refusedAsReadOnly(placement: Placement): void {
+    const target = this.#d.cluster.target(placement.route.target);
+    if (target && target.role === 'primary') void this.#d.cluster.health.check(target);
+  }
+
   async #job(
     sql: string,
     params: unknown[],
