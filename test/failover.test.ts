@@ -1,6 +1,9 @@
+import { appendFile, chown, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PoolpilotError, silentLogger } from '../src/core/index.js';
+import { serverUser } from '../src/embedded/index.js';
 import { createVerifier, formatVerifier } from '../src/wire/scram-verifier.js';
 import { WireSurface } from '../src/wire/wire-surface.js';
 import { type EmbeddedCluster, run, startEmbeddedCluster } from '../support/postgres-cluster.js';
@@ -369,5 +372,40 @@ describe('failover: the primary stops and the replica is promoted', () => {
         `slowest failure ${Math.round(Math.max(0, ...failed.map((c) => (c.end ?? 0) - c.at)))} ms), hung 0, lost 0; ` +
         `reads ${load.reads.length}, failed ${readsFailed.length} (${[...new Set(readsFailed.map((c) => c.code))].join(', ')})`,
     );
+  });
+
+  it('serves reads from the former primary once it comes back as a standby of the new one', async () => {
+    const { cluster: targets } = f.pp.poolpilot;
+    const old = f.cluster.primary;
+    // A real demotion: the stopped primary restarts as a standby following the promoted server's
+    // timeline (it stopped cleanly before the promotion, so nothing needs rewinding).
+    await writeFile(path.join(old.dataDir, 'standby.signal'), '');
+    await appendFile(
+      path.join(old.dataDir, 'postgresql.auto.conf'),
+      `primary_conninfo = 'host=127.0.0.1 port=${f.cluster.replica!.port} user=postgres password=${f.cluster.password}'\n`,
+    );
+    const user = serverUser();
+    if (user) {
+      await chown(path.join(old.dataDir, 'standby.signal'), user.uid, user.gid);
+      await chown(path.join(old.dataDir, 'postgresql.auto.conf'), user.uid, user.gid);
+    }
+    await old.start();
+    await eventually(() => targets.primary.isUp && targets.primary.replication?.lagMs != null, 20_000);
+    expect(targets.primary.detectedRole).toBe('replica');
+    expect(targets.writer().name).toBe('replica-1');
+
+    const write = await f.pp.poolpilot.execute('INSERT INTO w VALUES (-10, $1)', ['after the demotion']);
+    expect(write.target).toBe('replica-1');
+    const read = await eventually(async () => {
+      const r = await f.pp.poolpilot.execute(
+        'SELECT count(*)::int AS n, pg_is_in_recovery() AS standby FROM w WHERE id = -10',
+      );
+      return r.target === 'primary' && r.rows[0]?.n === 1 ? r : null;
+    }, 20_000);
+    expect(read.rows[0]).toEqual({ n: 1, standby: true });
+    expect((await f.pp.gql<any>('{ health { status writer } }')).data.health).toEqual({
+      status: 'OK',
+      writer: 'replica-1',
+    });
   });
 });
