@@ -180,6 +180,17 @@ describe('failover: a promoted replica takes the writes, a split brain takes non
         : 'ALTER SYSTEM RESET default_transaction_read_only',
     ).then(() => run(f.cluster.primaryUrl, 'SELECT pg_reload_conf()'));
 
+  it('leaves a read-only refusal the caller asked for as PostgreSQL gave it', async () => {
+    const refused = await f.pp.poolpilot
+      .transaction([
+        { sql: 'SET LOCAL transaction_read_only = on' },
+        { sql: "INSERT INTO w VALUES (-100, 'x')" },
+      ])
+      .catch((e) => e);
+    expect(refused).toMatchObject({ code: 'BAD_SQL', details: { sqlstate: '25006' } });
+    expect(f.pp.poolpilot.cluster.writer().name).toBe('primary');
+  });
+
   it('moves writes to the promoted replica: no write lost, none accepted by a read-only server, none hung', async () => {
     const { cluster: targets } = f.pp.poolpilot;
     const { calls, reads, stop } = startLoad(f.pp, f.wireClient);

@@ -33,7 +33,8 @@ export class HealthMonitor {
   readonly #log: Logger;
   readonly #clients = new Map<Target, pg.Client>();
   readonly #timers = new Map<Target, NodeJS.Timeout>();
-  readonly #running = new Set<Target>();
+  /** The check under way per target: asking again while one runs waits for that one. */
+  readonly #running = new Map<Target, Promise<void>>();
   readonly #listeners = new Set<(change: HealthChange) => void>();
   readonly #roleListeners = new Set<(change: RoleChange) => void>();
   #stopped = false;
@@ -71,10 +72,17 @@ export class HealthMonitor {
     await Promise.all(replicas.map((t) => this.check(t)));
   }
 
-  /** Runs one check of `target` now and schedules the next. */
-  async check(target: Target): Promise<void> {
-    if (this.#stopped || this.#running.has(target)) return;
-    this.#running.add(target);
+  /** Runs one check of `target` now (or waits for the one under way) and schedules the next. */
+  check(target: Target): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    const running = this.#running.get(target);
+    if (running) return running;
+    const check = this.#check(target);
+    this.#running.set(target, check);
+    return check;
+  }
+
+  async #check(target: Target): Promise<void> {
     clearTimeout(this.#timers.get(target));
     const started = performance.now();
     try {

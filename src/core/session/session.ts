@@ -125,7 +125,8 @@ export class Session {
       await this.commit(writes.length > 0 ? writes.flatMap((j) => j.analysis.tables) : null);
     } catch (error) {
       await this.rollback();
-      throw atStatement(error, index);
+      const demoted = readOnlyRefusal(error) ? await this.#demotedByName(target, error) : error;
+      throw atStatement(demoted, index);
     }
     return { results, durationMs: performance.now() - started, target };
   }
@@ -304,7 +305,7 @@ export class Session {
     try {
       return await this.#runOn(target, route, job);
     } catch (error) {
-      if (readOnlyRefusal(error)) throw this.#demoted(target, error);
+      if (readOnlyRefusal(error)) throw await this.#demoted(target, error);
       // A read can always be served by the primary; the health monitor will catch up.
       if (target.role === 'replica' && isPoolpilotError(error) && error.code === ErrorCode.DbUnavailable) {
         this.#d.log.warn(
@@ -396,20 +397,28 @@ export class Session {
   }
 
   /**
-   * The server poolpilot took for the primary refused a statement as read-only (SQLSTATE 25006):
-   * it was demoted or made read-only since its last health check. Nothing was written (the
-   * statement's transaction aborted), but whether the statement did anything outside the
-   * database before the refusal cannot be known, so it is not retried: the caller gets
-   * DB_UNAVAILABLE, and the target is checked again now so the next write finds the new primary.
+   * A statement was refused as read-only (SQLSTATE 25006). The target is checked again at once:
+   * when it no longer reports being the primary (demoted or made read-only since its last check),
+   * the caller gets DB_UNAVAILABLE (nothing was written: the statement's transaction aborted), and
+   * the next write finds the new primary. It is not retried there: whether the statement did
+   * anything outside the database before the refusal cannot be known. A target still reporting
+   * primary refused it for the caller's own reasons (SET transaction_read_only...): the error
+   * stands as PostgreSQL gave it.
    */
-  #demoted(target: Target, error: PoolpilotError): PoolpilotError {
-    void this.#d.cluster.health.check(target);
+  async #demoted(target: Target, error: PoolpilotError): Promise<PoolpilotError> {
+    await this.#d.cluster.health.check(target);
+    if (target.detectedRole === 'primary') return error;
     this.#d.log.warn({ target: target.name, err: error.message }, 'the primary refused a write as read-only');
     return new PoolpilotError(
       ErrorCode.DbUnavailable,
       `${target.name} is read-only now (it was demoted or made read-only): nothing was written; ${error.message}`,
       { cause: error, details: { target: target.name } },
     );
+  }
+
+  #demotedByName(name: string, error: PoolpilotError): Promise<PoolpilotError> {
+    const target = this.#d.cluster.target(name);
+    return target ? this.#demoted(target, error) : Promise.resolve(error);
   }
 
   #requirePinned(): Lease {
