@@ -331,7 +331,7 @@ export class ProxySession implements ClientSession {
       serverError: (sqlstate) => {
         if (sqlstate === READ_ONLY_SQL_TRANSACTION) this.#session.refusedAsReadOnly(placement);
       },
-      closed: (error) => {
+      closed: (error, midMessage) => {
         if (this.#placement !== placement) return;
         this.#log.warn(
           { err: error, target: placement.route.target },
@@ -339,6 +339,12 @@ export class ProxySession implements ClientSession {
         );
         this.#finish(false);
         // The client's protocol state is unknown: it must reconnect, never see a truncated success.
+        // Cut inside a row it already has the start of, no message can follow: the connection
+        // closes (the client reports it lost), rather than an error its parser would misread.
+        if (midMessage) {
+          this.client.socket.destroy();
+          return;
+        }
         this.client.fatal(
           SqlState.ConnectionFailure,
           `${placement.route.target} is unavailable: ${error.message}`,

@@ -74,8 +74,11 @@ export interface Forwarder {
   ready(status: TransactionStatus): void;
   /** An exchange poolpilot injected (see `inject`) failed: the server's error. */
   injectedError(error: Error): void;
-  /** The server connection failed or closed while attached. */
-  closed(error: Error): void;
+  /**
+   * The server connection failed or closed while attached. `midMessage`: part of a message (a
+   * large row passing through) already went to the client, so its framing cannot take another.
+   */
+  closed(error: Error, midMessage: boolean): void;
   /** The server answered the client with an error (passed on as it is): its SQLSTATE. */
   serverError?(sqlstate: string): void;
 }
@@ -569,7 +572,7 @@ export class ServerConnection {
     if (op) op.fail(error);
     const forwarder = this.#forwarder;
     this.#forwarder = null;
-    if (forwarder) forwarder.closed(error);
+    if (forwarder) forwarder.closed(error, this.#passing > 0);
     for (const go of this.#waiting.splice(0)) go();
     if (first && !op && !forwarder) this.onClose?.(error);
   }
