@@ -16,7 +16,8 @@ export const ServiceStatusEnum = builder.enumType('ServiceStatus', {
     },
     DOWN: {
       value: 'down',
-      description: 'No primary: statements fail with DB_UNAVAILABLE; /health answers 503.',
+      description:
+        'No primary (none up, or a split brain: several report being one): statements for the primary fail with DB_UNAVAILABLE; /health answers 503.',
     },
   } as const,
 });
