@@ -158,7 +158,7 @@ export class Poolpilot {
         maxRows: execute.maxRows,
         maxBytes: execute.maxBytes,
       },
-      walPosition: new WalPosition(this.cluster.primary.pool, CURRENT_WAL_LSN),
+      walPosition: new WalPosition(() => this.cluster.writer().pool, CURRENT_WAL_LSN),
       replay: this.replay,
       causalWaitMs: routing.causalWaitMs,
       log: options.log.child({ component: 'session' }),

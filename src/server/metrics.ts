@@ -36,7 +36,7 @@ export function createMetrics(poolpilot: Poolpilot): Metrics {
   registry.setDefaultLabels({ service: 'poolpilot' });
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   const labelNames = ['target', 'role'] as const;
-  const roleOf = new Map(poolpilot.cluster.targets.map((t) => [t.name, t.role]));
+  const roleOf = new Map(poolpilot.cluster.targets.map((t) => [t.name, t.configuredRole]));
 
   // One snapshot per scrape, shared by every gauge's collect().
   let snapshot: { at: number; targets: TargetState[] } | null = null;
@@ -47,6 +47,7 @@ export function createMetrics(poolpilot: Poolpilot): Metrics {
     return snapshot.targets;
   };
 
+  const splitBrain = () => poolpilot.cluster.splitBrain() !== null;
   const poolGauge = (name: string, help: string, pick: (t: TargetState) => number | null) =>
     new Gauge({
       name: PREFIX + name,
@@ -89,6 +90,21 @@ export function createMetrics(poolpilot: Poolpilot): Metrics {
   poolGauge('pool_utilization_ratio', 'Active connections / max, 0..1.', (t) => t.pool.utilization / 100);
   poolGauge('target_up', '1 when health checks reach the target, else 0.', (t) =>
     t.health.status === 'up' ? 1 : 0,
+  );
+  poolGauge(
+    'target_writer',
+    '1 for the target writes go to now (the one reporting being a primary), else 0.',
+    (t) => (t.health.status === 'up' && t.detectedRole === 'primary' && !splitBrain() ? 1 : 0),
+  );
+  poolGauge(
+    'target_detected_primary',
+    '1 when the target reports being a primary (not in recovery, not read-only), else 0.',
+    (t) => (t.health.status === 'up' && t.detectedRole === 'primary' ? 1 : 0),
+  );
+  poolCounter(
+    'role_changes_total',
+    'Times a health check found the target in another role than before (promotion, demotion).',
+    (t) => t.roleChanges,
   );
   poolGauge(
     'replica_lag_bytes',

@@ -736,7 +736,10 @@ export class ProxySession implements ClientSession {
           }),
         );
       },
-      closed: (error) => {
+      serverError: (sqlstate) => {
+        if (sqlstate === READ_ONLY_SQL_TRANSACTION) this.#session.refusedAsReadOnly(placement);
+      },
+      closed: (error, midMessage) => {
         if (this.#placement !== placement) return;
         this.#log.warn(
           { err: error, target: placement.route.target },
@@ -744,6 +747,12 @@ export class ProxySession implements ClientSession {
         );
         this.#finish(false);
         // The client's protocol state is unknown: it must reconnect, never see a truncated success.
+        // Cut inside a row it already has the start of, no message can follow: the connection
+        // closes (the client reports it lost), rather than an error its parser would misread.
+        if (midMessage) {
+          this.client.socket.destroy();
+          return;
+        }
         this.client.fatal(
           SqlState.ConnectionFailure,
           `${placement.route.target} is unavailable: ${error.message}`,
@@ -866,6 +875,9 @@ function simpleQuery(sql: string): Buffer {
   text.copy(frame, 5);
   return frame;
 }
+
+/** PostgreSQL's refusal of a write by a read-only server (or transaction). */
+const READ_ONLY_SQL_TRANSACTION = '25006';
 
 function cString(body: Buffer, offset: number): string {
   const end = body.indexOf(0, offset);

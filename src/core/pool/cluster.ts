@@ -1,3 +1,4 @@
+import { ErrorCode, PoolpilotError } from '../errors.js';
 import { Histogram } from '../histogram.js';
 import type { Logger } from '../logger.js';
 import { HealthMonitor, type HealthOptions } from './health-monitor.js';
@@ -11,6 +12,10 @@ export type PoolTotals = PoolState;
 
 export interface ClusterState {
   status: ServiceStatus;
+  /** The target writes go to now; null when none or several report being a primary. */
+  writer: string | null;
+  /** Why writes are refused while two or more targets report being a primary; else null. */
+  splitBrain: string | null;
   targets: TargetState[];
   totals: PoolTotals;
 }
@@ -22,9 +27,16 @@ export interface ClusterOptions {
   health: HealthOptions;
 }
 
-/** The primary and its replicas, each with a pool, watched by one health monitor. */
+/**
+ * The primary and its replicas, each with a pool, watched by one health monitor. Configuration
+ * names the roles; the health checks say who plays them now: writes go to the one target that
+ * reports being a primary (a promoted replica after a failover), reads to the targets that
+ * report being standbys.
+ */
 export class Cluster {
+  /** The configured primary (DATABASE_URL): poolpilot's own bookkeeping lives there. */
   readonly primary: Target;
+  /** The configured replicas (DB_REPLICA_URLS). */
   readonly replicas: readonly Target[];
   readonly health: HealthMonitor;
 
@@ -48,9 +60,53 @@ export class Cluster {
     for (const target of this.targets) if (target.isUp) target.pool.warm();
   }
 
+  /**
+   * Where writes go: the one target up that reports being a primary. With none detected, the
+   * configured primary (down: its pool says why; read-only: the server refuses writes itself).
+   * Two or more claim it: a split brain, and writing to either could diverge the two for good, so
+   * nothing is written (DB_UNAVAILABLE) until one of them is demoted.
+   */
+  writer(): Target {
+    const claimants = this.#claimants();
+    if (claimants.length > 1) throw splitBrain(claimants);
+    return claimants[0] ?? this.primary;
+  }
+
+  /** The writer's name for a route; never throws (a split brain is refused when the route is run). */
+  writerName(): string {
+    const claimants = this.#claimants();
+    return claimants.length === 1 ? claimants[0]!.name : this.primary.name;
+  }
+
+  /** Targets that report being standbys (or, not checked yet, are configured as replicas). */
+  readers(): Target[] {
+    return this.targets.filter((t) => t.role === 'replica');
+  }
+
+  /**
+   * The target a route names, checked again as it is run: a route to a server acting as a primary
+   * is refused while two servers claim that role.
+   */
+  resolve(name: string): Target {
+    const target = this.target(name) ?? this.primary;
+    if (target.role !== 'replica') this.writer();
+    return target;
+  }
+
+  /** Why writes are refused now, or null: the split-brain reason. */
+  splitBrain(): string | null {
+    const claimants = this.#claimants();
+    return claimants.length > 1 ? splitBrain(claimants).message : null;
+  }
+
   status(): ServiceStatus {
-    if (!this.primary.isUp) return 'down';
-    return this.replicas.every((r) => r.isUp) ? 'ok' : 'degraded';
+    const claimants = this.#claimants();
+    if (claimants.length !== 1) return 'down';
+    return this.targets.every((t) => t.isUp) ? 'ok' : 'degraded';
+  }
+
+  #claimants(): Target[] {
+    return this.targets.filter((t) => t.isUp && t.detectedRole === 'primary');
   }
 
   /** Resizes every data pool live (the control-plane pools keep their size). */
@@ -60,7 +116,14 @@ export class Cluster {
 
   state(): ClusterState {
     const targets = this.targets.map((t) => t.state());
-    return { status: this.status(), targets, totals: this.#totals(targets) };
+    const claimants = this.#claimants();
+    return {
+      status: this.status(),
+      writer: claimants.length === 1 ? claimants[0]!.name : null,
+      splitBrain: this.splitBrain(),
+      targets,
+      totals: this.#totals(targets),
+    };
   }
 
   async close(graceMs?: number): Promise<void> {
@@ -103,4 +166,14 @@ export class Cluster {
       paused: targets.length > 0 && targets.every((s) => s.pool.paused),
     };
   }
+}
+
+function splitBrain(claimants: Target[]): PoolpilotError {
+  const names = claimants.map((t) => t.name);
+  const both = names.length === 2 ? `both ${names[0]} and ${names[1]}` : `all of ${names.join(', ')}`;
+  return new PoolpilotError(
+    ErrorCode.DbUnavailable,
+    `split brain: ${both} report not in recovery; writes are refused until all but one are demoted`,
+    { details: { targets: names } },
+  );
 }

@@ -3,8 +3,8 @@ import { HEALTH_APPLICATION_NAME } from '../application-name.js';
 import { isConnectionError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { lsnDiff } from './lsn.js';
-import { PRIMARY_CHECK, REPLICA_CHECK } from './sql.js';
-import type { Target, TargetStatus } from './target.js';
+import { TARGET_CHECK } from './sql.js';
+import type { RoleChange, Target, TargetRole, TargetStatus } from './target.js';
 
 export interface HealthOptions {
   /** Between checks of a target that is up. */
@@ -33,8 +33,10 @@ export class HealthMonitor {
   readonly #log: Logger;
   readonly #clients = new Map<Target, pg.Client>();
   readonly #timers = new Map<Target, NodeJS.Timeout>();
-  readonly #running = new Set<Target>();
+  /** The check under way per target: asking again while one runs waits for that one. */
+  readonly #running = new Map<Target, Promise<void>>();
   readonly #listeners = new Set<(change: HealthChange) => void>();
+  readonly #roleListeners = new Set<(change: RoleChange) => void>();
   #stopped = false;
 
   constructor(targets: Target[], options: HealthOptions, log: Logger) {
@@ -55,35 +57,46 @@ export class HealthMonitor {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Told when a check finds a target in another role than the one known before (a failover). */
+  onRoleChange(listener: (change: RoleChange) => void): () => void {
+    this.#roleListeners.add(listener);
+    return () => this.#roleListeners.delete(listener);
+  }
+
   /** Checks every target once, then keeps checking on the timers. */
   async start(): Promise<void> {
-    // The primary first: replica lag in bytes is measured against its WAL position.
-    const primary = this.#targets.filter((t) => t.role === 'primary');
-    const replicas = this.#targets.filter((t) => t.role === 'replica');
+    // The configured primary first: replica lag in bytes is measured against its WAL position.
+    const primary = this.#targets.filter((t) => t.configuredRole === 'primary');
+    const replicas = this.#targets.filter((t) => t.configuredRole === 'replica');
     await Promise.all(primary.map((t) => this.check(t)));
     await Promise.all(replicas.map((t) => this.check(t)));
   }
 
-  /** Runs one check of `target` now and schedules the next. */
-  async check(target: Target): Promise<void> {
-    if (this.#stopped || this.#running.has(target)) return;
-    this.#running.add(target);
+  /** Runs one check of `target` now (or waits for the one under way) and schedules the next. */
+  check(target: Target): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    const running = this.#running.get(target);
+    if (running) return running;
+    const check = this.#check(target);
+    this.#running.set(target, check);
+    return check;
+  }
+
+  async #check(target: Target): Promise<void> {
     clearTimeout(this.#timers.get(target));
     const started = performance.now();
     try {
       const client = await this.#client(target);
-      if (target.role === 'primary') {
-        const { rows } = await client.query(PRIMARY_CHECK);
-        const row = rows[0];
-        target.serverVersion = row.server_version;
-        target.walLsn = row.wal_lsn;
-        if (row.in_recovery) throw new Error('the primary is in recovery (a standby): writes would fail');
-      } else {
-        const { rows } = await client.query(REPLICA_CHECK);
-        const row = rows[0];
-        target.serverVersion = row.server_version;
-        if (!row.in_recovery) throw new Error('not in recovery: this server is not a standby');
-        const primaryLsn = this.#targets.find((t) => t.role === 'primary')?.walLsn ?? null;
+      const { rows } = await client.query(TARGET_CHECK);
+      const row = rows[0];
+      target.serverVersion = row.server_version;
+      // Whatever the configuration says: a promoted replica takes writes, a demoted or read-only
+      // primary does not.
+      const role: TargetRole = row.in_recovery || row.read_only ? 'replica' : 'primary';
+      target.walLsn = row.wal_lsn;
+      if (row.in_recovery) {
+        const primaryLsn =
+          this.#targets.find((t) => t !== target && t.isUp && t.detectedRole === 'primary')?.walLsn ?? null;
         target.replication = {
           lagBytes: lsnDiff(primaryLsn ?? row.receive_lsn, row.replay_lsn),
           lagMs: row.lag_ms === null ? null : Math.max(0, Number(row.lag_ms)),
@@ -91,7 +104,11 @@ export class HealthMonitor {
           receiveLsn: row.receive_lsn,
           replayLsn: row.replay_lsn,
         };
+      } else {
+        // Not a standby: nothing is replayed into it, so it has no lag figures to route reads by.
+        target.replication = null;
       }
+      this.#detected(target, role);
       target.health.lastCheckAt = new Date();
       target.health.lastCheckMs = performance.now() - started;
       this.#succeed(target);
@@ -135,8 +152,24 @@ export class HealthMonitor {
     }
   }
 
+  #detected(target: Target, role: TargetRole): void {
+    target.detectedRole = role;
+    if (role === target.lastKnownRole) return;
+    const change: RoleChange = { target: target.name, from: target.lastKnownRole, to: role, at: new Date() };
+    target.lastKnownRole = role;
+    target.roleChangedAt = change.at;
+    target.roleChanges += 1;
+    this.#log.warn(
+      { ...change, configuredRole: target.configuredRole },
+      `target ${target.name} now reports being a ${role} (was ${change.from})`,
+    );
+    for (const listener of this.#roleListeners) listener(change);
+  }
+
   #fail(target: Target, reason: string): void {
     target.health.consecutiveFailures += 1;
+    // A server that does not answer says nothing about its role: it may come back promoted.
+    target.detectedRole = 'unknown';
     const wasDown = target.health.status === 'down';
     target.health.reason = reason;
     target.pool.markUnavailable(reason);
@@ -188,5 +221,10 @@ export class HealthMonitor {
     if (!client) return;
     this.#clients.delete(target);
     client.end().catch(() => undefined);
+    // A server that stalled answers no Terminate either: without this the socket would stay open
+    // for as long as the stall lasts, one more after every failed check.
+    const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection
+      ?.stream;
+    setTimeout(() => stream?.destroy(), 1_000).unref();
   }
 }

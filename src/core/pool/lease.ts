@@ -161,10 +161,19 @@ export class Lease {
     if (options.signal?.aborted) throw cancelled();
     let cancelSent = false;
     let timedOut = false;
+    let unanswered = false;
+    let giveUp: NodeJS.Timeout | undefined;
     const onAbort = () => {
       if (cancelSent) return;
       cancelSent = true;
       void this.#connection.cancel().catch(() => undefined);
+      // A server that answers neither the statement nor the cancel (a stalled network, a
+      // half-open connection) would hold the caller forever: after DB_CONN_TIMEOUT more, the
+      // connection is closed and the statement fails as the server being unreachable.
+      giveUp = setTimeout(() => {
+        unanswered = true;
+        this.#connection.destroy();
+      }, this.#connection.connectTimeoutMs);
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const timer =
@@ -188,7 +197,14 @@ export class Lease {
         rows: 0,
         shape: options.shape,
       });
-      if (isConnectionError(error)) this.#broken = true;
+      if (isConnectionError(error) || unanswered) this.#broken = true;
+      if (unanswered)
+        throw new PoolpilotError(
+          ErrorCode.DbUnavailable,
+          `${this.target} is unavailable: it answered neither the statement nor its cancel within ` +
+            `${this.#connection.connectTimeoutMs} ms, so the connection was closed; whether the statement ran is unknown`,
+          { cause: error, details: { target: this.target } },
+        );
       if (timedOut)
         throw new PoolpilotError(
           ErrorCode.QueryTimeout,
@@ -199,6 +215,7 @@ export class Lease {
       throw fromPgError(error, this.target);
     } finally {
       clearTimeout(timer);
+      clearTimeout(giveUp);
       options.signal?.removeEventListener('abort', onAbort);
       // A cancel that raced a finishing statement could hit the next one: retire the connection.
       if (cancelSent) this.#broken = true;

@@ -76,8 +76,13 @@ export interface Forwarder {
   ready(status: TransactionStatus): void;
   /** An exchange poolpilot injected (see `inject`) failed: the server's error. */
   injectedError(error: Error): void;
-  /** The server connection failed or closed while attached. */
-  closed(error: Error): void;
+  /**
+   * The server connection failed or closed while attached. `midMessage`: part of a message (a
+   * large row passing through) already went to the client, so its framing cannot take another.
+   */
+  closed(error: Error, midMessage: boolean): void;
+  /** The server answered the client with an error (passed on as it is): its SQLSTATE. */
+  serverError?(sqlstate: string): void;
 }
 
 export type TransactionStatus = 'I' | 'T' | 'E';
@@ -383,6 +388,11 @@ export class ServerConnection {
     return changed;
   }
 
+  /** How long the server may take to answer before it counts as unreachable (DB_CONN_TIMEOUT). */
+  get connectTimeoutMs(): number {
+    return this.#options.connectTimeoutMs;
+  }
+
   /** A CancelRequest with this backend's key over a new socket, the way psql does on Ctrl-C. */
   cancel(timeoutMs = 5_000): Promise<void> {
     if (this.processID === 0) return Promise.resolve();
@@ -623,6 +633,9 @@ export class ServerConnection {
         // The server dropped every prepared statement (the client said so in SQL).
         if (isDroppingAll(body)) this.statements.clear();
         return false;
+      case Msg.ErrorResponse:
+        if (forwarder.serverError) forwarder.serverError(errorCode(body));
+        return false;
       default:
         return false;
     }
@@ -666,7 +679,7 @@ export class ServerConnection {
     if (op) op.fail(error);
     const forwarder = this.#forwarder;
     this.#forwarder = null;
-    if (forwarder) forwarder.closed(error);
+    if (forwarder) forwarder.closed(error, this.#passing > 0);
     for (const go of this.#waiting.splice(0)) go();
     if (first && !op && !forwarder) this.onClose?.(error);
   }
@@ -966,4 +979,16 @@ function extendedQuery(text: string, values: unknown[], maxRows: number): Buffer
 function prepareValue(value: unknown): string | Buffer | null {
   if (value === null || value === undefined) return null;
   return pgUtils.prepareValue(value);
+}
+
+/** The SQLSTATE field (C) of an ErrorResponse body, without reading the rest. */
+function errorCode(body: Buffer): string {
+  let offset = 0;
+  while (offset < body.length && body[offset] !== 0) {
+    const nul = body.indexOf(0, offset + 1);
+    if (nul === -1) break;
+    if (body[offset] === 0x43) return body.toString('latin1', offset + 1, nul);
+    offset = nul + 1;
+  }
+  return '';
 }

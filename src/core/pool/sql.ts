@@ -2,15 +2,14 @@ import { OWN_MARK } from '../application-name.js';
 
 /** Every statement the pool's health checking sends, named for what it asks. */
 
-export const PRIMARY_CHECK = `${OWN_MARK}
+// One check for every target, whatever it was configured as: the server says what it is.
+// CASE short-circuits at run time, so recovery-only functions are not called on a primary and
+// pg_current_wal_lsn() (which fails in recovery) not on a standby.
+export const TARGET_CHECK = `${OWN_MARK}
 SELECT pg_is_in_recovery() AS in_recovery,
+       current_setting('default_transaction_read_only')::boolean AS read_only,
        current_setting('server_version') AS server_version,
-       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS wal_lsn`;
-
-// CASE short-circuits at run time, so the recovery-only functions are not called on a primary.
-export const REPLICA_CHECK = `${OWN_MARK}
-SELECT pg_is_in_recovery() AS in_recovery,
-       current_setting('server_version') AS server_version,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS wal_lsn,
        CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()::text END AS receive_lsn,
        CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END AS replay_lsn,
        CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,

@@ -5,6 +5,12 @@ import { Pool, type PoolOptions, type PoolState } from './pool.js';
 export type { TargetEndpoint };
 
 export type TargetRole = 'primary' | 'replica';
+/**
+ * What the server itself says it is at the last health check: `primary` takes writes (not in
+ * recovery, not read-only), `replica` does not (a standby in recovery, or a server with
+ * default_transaction_read_only on), `unknown` before the first check and while it is down.
+ */
+export type DetectedRole = TargetRole | 'unknown';
 export type TargetStatus = 'up' | 'down' | 'unknown';
 
 export interface TargetSpec {
@@ -39,9 +45,22 @@ export interface TargetHealth {
   nextCheckAt: Date | null;
 }
 
+export interface RoleChange {
+  target: string;
+  from: TargetRole;
+  to: TargetRole;
+  at: Date;
+}
+
 export interface TargetState {
   name: string;
+  /** As configured (DATABASE_URL or DB_REPLICA_URLS). */
   role: TargetRole;
+  detectedRole: DetectedRole;
+  /** When the detected role last differed from the one known before (null: never changed). */
+  roleChangedAt: Date | null;
+  /** Times a check found it in another role than before, since start. */
+  roleChanges: number;
   endpoint: TargetEndpoint;
   health: TargetHealth;
   serverVersion: string | null;
@@ -73,9 +92,15 @@ export class Target {
   serverVersion: string | null = null;
   walLsn: string | null = null;
   replication: ReplicationState | null = null;
+  detectedRole: DetectedRole = 'unknown';
+  /** The last role a check saw (the configured one before any): a change is counted against it. */
+  lastKnownRole: TargetRole;
+  roleChangedAt: Date | null = null;
+  roleChanges = 0;
 
   constructor(spec: TargetSpec, options: PoolOptions, adminOptions: PoolOptions) {
     this.spec = spec;
+    this.lastKnownRole = spec.role;
     this.pool = new Pool(spec.name, spec.connection, options);
     // Named for the target too: its errors and samples are about that server.
     this.admin = new Pool(spec.name, spec.admin, adminOptions);
@@ -85,8 +110,13 @@ export class Target {
     return this.spec.name;
   }
 
-  get role(): TargetRole {
+  get configuredRole(): TargetRole {
     return this.spec.role;
+  }
+
+  /** The role it acts in: what the server last said it is, the configured one until it says. */
+  get role(): TargetRole {
+    return this.detectedRole === 'unknown' ? this.spec.role : this.detectedRole;
   }
 
   get isUp(): boolean {
@@ -97,6 +127,9 @@ export class Target {
     return {
       name: this.spec.name,
       role: this.spec.role,
+      detectedRole: this.detectedRole,
+      roleChangedAt: this.roleChangedAt,
+      roleChanges: this.roleChanges,
       endpoint: this.spec.endpoint,
       health: { ...this.health },
       serverVersion: this.serverVersion,

@@ -52,7 +52,12 @@ export class Router {
 
   decide(analysis: Analysis, need: RouteNeed = NO_NEED): Route {
     const queued = analysis.route === 'COMPLEX' && analysis.writes === false;
-    const primary = (reason: string): Route => ({ class: analysis.route, target: 'primary', queued, reason });
+    const primary = (reason: string): Route => ({
+      class: analysis.route,
+      target: this.#cluster.writerName(),
+      queued,
+      reason,
+    });
     if (analysis.parseError)
       return { ...primary('did not parse: the primary reports the error'), queued: false };
     // Unknown (null) is a write: only a statement known not to write may leave the primary.
@@ -66,11 +71,12 @@ export class Router {
     const label = analysis.route === 'COMPLEX' ? 'complex read' : 'medium read';
     const fallback = (why: string): Route => ({
       class: analysis.route,
-      target: 'primary',
+      target: this.#cluster.writerName(),
       queued,
       reason: `${label} on the primary: ${why}`,
     });
-    const replicas = this.#cluster.replicas;
+    // Who reports being a standby now, not who was configured as one.
+    const replicas = this.#cluster.readers();
     if (replicas.length === 0) return fallback('no replica configured');
     const healthy = replicas.filter((r) => r.isUp);
     if (healthy.length === 0) return { ...fallback('no replica is up'), wantedReplica: true };

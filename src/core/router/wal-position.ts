@@ -6,13 +6,14 @@ import type { Pool } from '../pool/index.js';
  * a reading is under way share the next one. One small query per round, whatever the write rate.
  */
 export class WalPosition {
-  readonly #pool: Pool;
+  /** The pool of the server writes go to now: after a failover, the promoted one. */
+  readonly #pool: () => Pool;
   readonly #sql: string;
   /** The reading under way, and the one that writers arriving meanwhile will share. */
   #inFlight: Promise<string | null> | null = null;
   #queued: Promise<string | null> | null = null;
 
-  constructor(pool: Pool, sql: string) {
+  constructor(pool: () => Pool, sql: string) {
     this.#pool = pool;
     this.#sql = sql;
   }
@@ -38,7 +39,7 @@ export class WalPosition {
 
   async #read(): Promise<string | null> {
     try {
-      const { rows } = await this.#pool.query(this.#sql);
+      const { rows } = await this.#pool().query(this.#sql);
       return (rows[0]?.lsn as string | null) ?? null;
     } catch {
       return null;

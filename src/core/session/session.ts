@@ -164,6 +164,7 @@ export class Session {
     }
     const started = performance.now();
     await this.begin(options.signal);
+    const target = this.#requirePinned().target;
     const results: ExecuteResult[] = [];
     let index = 0;
     let lsn: string | null = null;
@@ -175,9 +176,9 @@ export class Session {
       lsn = await this.commit(writes.length > 0 ? writes.flatMap((j) => j.analysis.tables) : null);
     } catch (error) {
       await this.rollback();
-      throw atStatement(error, index);
+      const demoted = readOnlyRefusal(error) ? await this.#demotedByName(target, error) : error;
+      throw atStatement(demoted, index);
     }
-    const target = this.#d.cluster.primary.name;
     // Hints in the statements count too; on the primary every committed position is there already.
     const token = jobs.reduce((lsn, j) => laterLsn(lsn, j.afterLsn), afterLsn);
     return {
@@ -195,7 +196,7 @@ export class Session {
   /** Starts a transaction on the primary and pins its connection to this session. */
   async begin(signal?: AbortSignal): Promise<void> {
     if (this.#pinned) throw new PoolpilotError(ErrorCode.BadUserInput, 'a transaction is already open');
-    const lease = await this.#acquire(this.#d.cluster.primary, signal);
+    const lease = await this.#acquire(this.#d.cluster.writer(), signal);
     try {
       await lease.query(BEGIN, undefined, { signal });
     } catch (error) {
@@ -281,7 +282,7 @@ export class Session {
       if (analysis === null)
         return {
           class: 'FAST',
-          target: 'primary',
+          target: this.#d.cluster.writerName(),
           queued: false,
           reason: 'could not be judged: the primary',
         };
@@ -298,7 +299,12 @@ export class Session {
               },
               need,
             )
-          : { class: analysis.route, target: 'primary', queued: false, reason: 'a transaction: the primary' };
+          : {
+              class: analysis.route,
+              target: this.#d.cluster.writerName(),
+              queued: false,
+              reason: 'a transaction: the primary',
+            };
       return this.#d.router.decide(analysis, need);
     };
     const waited = await this.#awaitReplay(decide, need.afterLsn, signal);
@@ -309,14 +315,14 @@ export class Session {
       route = decide(); // replicas may have come or gone while it waited
     }
     try {
-      let target = this.#d.cluster.target(route.target) ?? this.#d.cluster.primary;
+      let target = this.#d.cluster.resolve(route.target);
       let lease: Lease;
       try {
         lease = await this.#acquire(target, signal);
       } catch (error) {
         if (target.role !== 'replica' || !isPoolpilotError(error) || error.code !== ErrorCode.DbUnavailable)
           throw error;
-        target = this.#d.cluster.primary;
+        target = this.#d.cluster.writer();
         route = { ...route, target: target.name, reason: `${route.target} unavailable: the primary` };
         lease = await this.#acquire(target, signal);
       }
@@ -375,6 +381,16 @@ export class Session {
     return { route: decide(), waitedMs: performance.now() - started };
   }
 
+  /**
+   * A forwarded statement was refused as read-only (25006) by a server taken for the primary: it
+   * may have been demoted since its last check, so it is checked again now. The client already has
+   * PostgreSQL's own error: nothing was written.
+   */
+  refusedAsReadOnly(placement: Placement): void {
+    const target = this.#d.cluster.target(placement.route.target);
+    if (target && target.role === 'primary') void this.#d.cluster.health.check(target);
+  }
+
   async #job(
     sql: string,
     params: unknown[],
@@ -415,23 +431,25 @@ export class Session {
   }
 
   async #routed(route: Route, job: Job, waitedMs: number): Promise<ExecuteResult> {
-    const target = this.#d.cluster.target(route.target) ?? this.#d.cluster.primary;
+    const target = this.#d.cluster.resolve(route.target);
     try {
       const result = await this.#runOn(target, route, job);
       return { ...result, consistency: consistencyOf(job.afterLsn, route, waitedMs) };
     } catch (error) {
+      if (readOnlyRefusal(error)) throw await this.#demoted(target, error);
       // A read can always be served by the primary; the health monitor will catch up.
       if (target.role === 'replica' && isPoolpilotError(error) && error.code === ErrorCode.DbUnavailable) {
         this.#d.log.warn(
           { target: target.name, err: error.message },
           'replica unavailable: read retried on the primary',
         );
+        const primary = this.#d.cluster.writer();
         const retry: Route = {
           ...route,
-          target: 'primary',
+          target: primary.name,
           reason: `${target.name} unavailable (${error.message}): retried on the primary`,
         };
-        const result = await this.#runOn(this.#d.cluster.primary, retry, job);
+        const result = await this.#runOn(primary, retry, job);
         return { ...result, consistency: consistencyOf(job.afterLsn, retry, waitedMs) };
       }
       throw error;
@@ -518,6 +536,31 @@ export class Session {
     return lsn;
   }
 
+  /**
+   * A statement was refused as read-only (SQLSTATE 25006). The target is checked again at once:
+   * when it no longer reports being the primary (demoted or made read-only since its last check),
+   * the caller gets DB_UNAVAILABLE (nothing was written: the statement's transaction aborted), and
+   * the next write finds the new primary. It is not retried there: whether the statement did
+   * anything outside the database before the refusal cannot be known. A target still reporting
+   * primary refused it for the caller's own reasons (SET transaction_read_only...): the error
+   * stands as PostgreSQL gave it.
+   */
+  async #demoted(target: Target, error: PoolpilotError): Promise<PoolpilotError> {
+    await this.#d.cluster.health.check(target);
+    if (target.detectedRole === 'primary') return error;
+    this.#d.log.warn({ target: target.name, err: error.message }, 'the primary refused a write as read-only');
+    return new PoolpilotError(
+      ErrorCode.DbUnavailable,
+      `${target.name} is read-only now (it was demoted or made read-only): nothing was written; ${error.message}`,
+      { cause: error, details: { target: target.name } },
+    );
+  }
+
+  #demotedByName(name: string, error: PoolpilotError): Promise<PoolpilotError> {
+    const target = this.#d.cluster.target(name);
+    return target ? this.#demoted(target, error) : Promise.resolve(error);
+  }
+
   #requirePinned(): Lease {
     if (!this.#pinned) throw new PoolpilotError(ErrorCode.BadUserInput, 'no transaction is open');
     return this.#pinned;
@@ -561,4 +604,9 @@ function readOnlyBegin(analysis: Analysis, sql: string): boolean {
     /\bREAD\s+ONLY\b/i.test(sql) &&
     !/\bREAD\s+WRITE\b/i.test(sql)
   );
+}
+
+/** PostgreSQL's "cannot execute … in a read-only transaction" (25006), as the core reports it. */
+function readOnlyRefusal(error: unknown): error is PoolpilotError {
+  return isPoolpilotError(error) && error.code === ErrorCode.BadSql && error.details.sqlstate === '25006';
 }

@@ -16,7 +16,8 @@ export const ServiceStatusEnum = builder.enumType('ServiceStatus', {
     },
     DOWN: {
       value: 'down',
-      description: 'No primary: statements fail with DB_UNAVAILABLE; /health answers 503.',
+      description:
+        'No primary (none up, or a split brain: several report being one): statements for the primary fail with DB_UNAVAILABLE; /health answers 503.',
     },
   } as const,
 });
@@ -40,6 +41,50 @@ export const TargetRoleEnum = builder.enumType('TargetRole', {
     },
   } as const,
 });
+
+export const DetectedRoleEnum = builder.enumType('DetectedRole', {
+  description:
+    'What the server itself says it is at the last health check (/health: primary, replica, unknown). ' +
+    'Writes go to the one target that reports PRIMARY; two or more reporting it is a split brain and writes are refused.',
+  values: {
+    PRIMARY: {
+      value: 'primary',
+      description: 'pg_is_in_recovery() is false and default_transaction_read_only is off: takes writes.',
+    },
+    REPLICA: {
+      value: 'replica',
+      description:
+        'A standby in recovery, or a server with default_transaction_read_only on: never written to.',
+    },
+    UNKNOWN: { value: 'unknown', description: 'Not checked yet, or down.' },
+  } as const,
+});
+
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** The role fields every view of a target shares (health, info). */
+export function roleFields(t: PothosSchemaTypes.ObjectFieldBuilder<Types, TargetState>) {
+  return {
+    configuredRole: t.field({
+      type: TargetRoleEnum,
+      description: 'The role configuration gives it: DATABASE_URL is the primary, DB_REPLICA_URLS replicas.',
+      resolve: (s) => s.role,
+    }),
+    detectedRole: t.field({
+      type: DetectedRoleEnum,
+      description:
+        'The role the server reports (pg_is_in_recovery(), default_transaction_read_only) at the last check.',
+      resolve: (s) => s.detectedRole,
+    }),
+    roleChangedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description:
+        'When a check last found it in another role than before (a promotion or demotion); null if never.',
+      resolve: (s) => s.roleChangedAt,
+    }),
+  };
+}
 
 export const ReplicationRef = builder.objectRef<ReplicationState>('Replication').implement({
   description: "A replica's position behind the primary, from its last health check.",
@@ -72,7 +117,11 @@ export const TargetHealthRef = builder.objectRef<TargetState>('TargetHealth').im
   description: 'One target (the primary or a replica) as the health checks see it.',
   fields: (t) => ({
     name: t.exposeString('name', { description: 'primary, replica-1, replica-2, ...' }),
-    role: t.field({ type: TargetRoleEnum, description: 'Primary or replica.', resolve: (s) => s.role }),
+    role: t.field({
+      type: TargetRoleEnum,
+      description: 'Primary or replica, as configured (see detectedRole for what it is now).',
+      resolve: (s) => s.role,
+    }),
     status: t.field({
       type: TargetStatusEnum,
       description: 'The health-check verdict.',
@@ -120,9 +169,10 @@ export const TargetHealthRef = builder.objectRef<TargetState>('TargetHealth').im
     replication: t.field({
       type: ReplicationRef,
       nullable: true,
-      description: 'Replay position and lag; null for the primary.',
+      description: 'Replay position and lag; null for a target that is not a standby.',
       resolve: (s) => s.replication,
     }),
+    ...roleFields(t),
   }),
 });
 
@@ -157,6 +207,8 @@ export const AnalyzerHealthRef = builder.objectRef<ParserState>('AnalyzerHealth'
 export interface HealthSnapshot {
   status: 'ok' | 'degraded' | 'down';
   checkedAt: Date;
+  writer: string | null;
+  splitBrain: string | null;
   targets: TargetState[];
   analyzer: ParserState;
 }
@@ -179,6 +231,18 @@ export const HealthRef = builder.objectRef<HealthSnapshot>('Health').implement({
       description: 'The primary first, then each replica.',
       resolve: (h) => h.targets,
     }),
+    writer: t.string({
+      nullable: true,
+      description:
+        'The target writes go to now: the one that reports being a primary (a promoted replica after a failover); null when none or several do.',
+      resolve: (h) => h.writer,
+    }),
+    splitBrain: t.string({
+      nullable: true,
+      description:
+        'Set while two or more targets report being a primary: why writes are refused (DB_UNAVAILABLE, SQLSTATE 08006 on the wire).',
+      resolve: (h) => h.splitBrain,
+    }),
     analyzer: t.field({
       type: AnalyzerHealthRef,
       description: 'The SQL parser: its state, and how often it was replaced after a failure.',
@@ -195,7 +259,14 @@ builder.queryField('health', (t) =>
       const state = ctx.poolpilot.poolState();
       const analyzer = ctx.poolpilot.analyzer.state();
       const status = state.status === 'ok' && analyzer.status !== 'ok' ? 'degraded' : state.status;
-      return { status, checkedAt: new Date(), targets: state.targets, analyzer };
+      return {
+        status,
+        checkedAt: new Date(),
+        targets: state.targets,
+        writer: state.writer,
+        splitBrain: state.splitBrain,
+        analyzer,
+      };
     },
   }),
 );

@@ -4,14 +4,18 @@ import type { TargetState } from '../../core/pool/index.js';
 import { builder } from '../builder.js';
 import { roundMs } from '../rounding.js';
 import { FrontRef } from './clients.js';
-import { TargetRoleEnum, TargetStatusEnum } from './health.js';
+import { roleFields, TargetRoleEnum, TargetStatusEnum } from './health.js';
 import { ServiceConfigurationRef } from './info-configuration.js';
 
 const TargetInfoRef = builder.objectRef<TargetState>('TargetInfo').implement({
   description: 'A database server poolpilot pools against.',
   fields: (t) => ({
     name: t.exposeString('name', { description: 'primary, replica-1, replica-2, ...' }),
-    role: t.field({ type: TargetRoleEnum, description: 'Primary or replica.', resolve: (s) => s.role }),
+    role: t.field({
+      type: TargetRoleEnum,
+      description: 'Primary or replica, as configured (see detectedRole for what it is now).',
+      resolve: (s) => s.role,
+    }),
     host: t.string({ description: 'Host name or address.', resolve: (s) => s.endpoint.host }),
     port: t.int({ description: 'TCP port, 1..65535.', resolve: (s) => s.endpoint.port }),
     database: t.string({ description: 'Database name.', resolve: (s) => s.endpoint.database }),
@@ -25,6 +29,7 @@ const TargetInfoRef = builder.objectRef<TargetState>('TargetInfo').implement({
       nullable: true,
       description: 'server_version, e.g. 16.4; null until first reached.',
     }),
+    ...roleFields(t),
   }),
 });
 
