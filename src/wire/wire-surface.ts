@@ -1,4 +1,5 @@
 import type { WireConfig } from '../config/index.js';
+import { processIdFor } from '../core/fleet/index.js';
 import type { Logger } from '../core/logger.js';
 import type { Poolpilot } from '../core/poolpilot.js';
 import type { Surface } from '../surface.js';
@@ -39,6 +40,7 @@ export class WireSurface implements Surface {
     this.#poolpilot = poolpilot;
     this.proxy = new WireProxy(poolpilot, log);
     const database = poolpilot.cluster.primary.spec.endpoint.database;
+    const fleet = poolpilot.fleet;
     this.listener = new WireListener({
       database,
       users: verifierMap(config.users),
@@ -58,8 +60,16 @@ export class WireSurface implements Surface {
         return values;
       },
       onCancel: (client) => this.proxy.cancel(client),
+      fleet: fleet
+        ? {
+            processId: (random) =>
+              fleet.membership.slot === null ? null : processIdFor(fleet.membership.slot, random),
+            forward: (processId, secretKey) => fleet.cancels.forward(processId, secretKey),
+          }
+        : undefined,
       log: log.child({ component: 'wire' }),
     });
+    fleet?.cancels.onCancel((processId, secretKey) => this.listener.cancel(processId, secretKey));
   }
 
   async listen(): Promise<string> {
