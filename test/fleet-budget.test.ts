@@ -303,7 +303,7 @@ describe('one connection budget across three instances', () => {
       const okBefore = [...traffic.counts.values()].reduce((n, c) => n + c.ok, 0);
       // A while without Redis: figures from each instance and from the server.
       const deadline = Date.now() + 3_000;
-      let most = [0, 0];
+      const most = [0, 0];
       while (Date.now() < deadline) {
         const bodies = await Promise.all([a, b].map(health));
         bodies.forEach((body, i) => {
@@ -314,10 +314,9 @@ describe('one connection budget across three instances', () => {
         });
         await new Promise((r) => setTimeout(r, 100));
       }
-      most = most.map((n) => n);
       const okDuring = [...traffic.counts.values()].reduce((n, c) => n + c.ok, 0) - okBefore;
       expect(okDuring).toBeGreaterThan(0);
-      most.forEach((n, i) => expect(n).toBeLessThanOrEqual(shares[i]!));
+      for (const [i, n] of most.entries()) expect(n).toBeLessThanOrEqual(shares[i]!);
       const outagePeak = samples.peak();
       expect(outagePeak.primary).toBeLessThanOrEqual(BUDGET);
 
