@@ -71,7 +71,8 @@ export class ConnectionBudget {
   readonly #shares = new Map<string, Share>();
   readonly #log: Logger;
   #timer: NodeJS.Timeout | null = null;
-  #renewing = false;
+  /** The renewal in flight, if any: one at a time, and `release` waits for it. */
+  #renewing: Promise<void> | null = null;
 
   constructor(link: RedisLink, instance: string, budget: number, pools: BudgetedPool[], log: Logger) {
     this.#link = link;
@@ -99,65 +100,68 @@ export class ConnectionBudget {
   }
 
   /** Renews every target's lease; on failure keeps the last shares (never grows). */
-  async renew(): Promise<void> {
-    if (this.#renewing || !this.#link.up) return;
-    this.#renewing = true;
-    try {
-      const renew = (this.#link.redis as unknown as { poolpilotRenewLease: RenewCommand })
-        .poolpilotRenewLease;
-      const answers = await Promise.all(
-        this.#pools.map(({ key, pool }) => {
-          const previous = this.#shares.get(key)!.grant;
-          return renew
-            .call(
-              this.#link.redis,
-              `budget:{${key}}:held`,
-              `budget:{${key}}:demand`,
-              `budget:{${key}}:expiry`,
-              `budget:{${key}}:clock`,
-              this.#instance,
-              pool.demand,
-              pool.serverConnections,
-              previous,
-              this.#budget,
-              LEASE_MS,
-              QUIET_MS,
-            )
-            .then(
-              (answer) => ({ key, pool, answer }),
-              (error: Error) => {
-                this.#log.debug({ err: error, target: key }, 'lease renewal failed; keeping the last share');
-                return null;
-              },
-            );
-        }),
-      );
-      for (const result of answers) {
-        if (!result) continue;
-        const [grant, fair, instances, settled] = result.answer;
-        const share = this.#shares.get(result.key)!;
-        if (grant !== share.grant) {
-          this.#log.debug(
-            { target: result.key, from: share.grant, to: grant, fair, instances },
-            'share changed',
+  renew(): Promise<void> {
+    if (this.#renewing) return this.#renewing;
+    if (!this.#link.up) return Promise.resolve();
+    this.#renewing = this.#renew().finally(() => {
+      this.#renewing = null;
+    });
+    return this.#renewing;
+  }
+
+  async #renew(): Promise<void> {
+    const renew = (this.#link.redis as unknown as { poolpilotRenewLease: RenewCommand }).poolpilotRenewLease;
+    const answers = await Promise.all(
+      this.#pools.map(({ key, pool }) => {
+        const previous = this.#shares.get(key)!.grant;
+        return renew
+          .call(
+            this.#link.redis,
+            `budget:{${key}}:held`,
+            `budget:{${key}}:demand`,
+            `budget:{${key}}:expiry`,
+            `budget:{${key}}:clock`,
+            this.#instance,
+            pool.demand,
+            pool.serverConnections,
+            previous,
+            this.#budget,
+            LEASE_MS,
+            QUIET_MS,
+          )
+          .then(
+            (answer) => ({ key, pool, answer }),
+            (error: Error) => {
+              this.#log.debug({ err: error, target: key }, 'lease renewal failed; keeping the last share');
+              return null;
+            },
           );
-        }
-        this.#shares.set(result.key, {
-          grant,
-          fair,
-          instances,
-          settled: settled === 1,
-          renewedAt: new Date(),
-        });
-        result.pool.limit(grant);
+      }),
+    );
+    for (const result of answers) {
+      if (!result) continue;
+      const [grant, fair, instances, settled] = result.answer;
+      const share = this.#shares.get(result.key)!;
+      if (grant !== share.grant) {
+        this.#log.debug(
+          { target: result.key, from: share.grant, to: grant, fair, instances },
+          'share changed',
+        );
       }
-    } finally {
-      this.#renewing = false;
+      this.#shares.set(result.key, {
+        grant,
+        fair,
+        instances,
+        settled: settled === 1,
+        renewedAt: new Date(),
+      });
+      result.pool.limit(grant);
     }
   }
 
   /** Gives every share back (the pools are closed): the others may use it at once. */
   async release(): Promise<void> {
+    await this.#renewing;
     if (!this.#link.up) return;
     const multi = this.#link.redis.multi();
     for (const { key } of this.#pools) {

@@ -6,6 +6,7 @@ export const KEY_PREFIX = 'poolpilot:';
 
 /** How long one Redis command may take before it counts as Redis being unreachable. */
 const COMMAND_TIMEOUT_MS = 500;
+const NOT_CONNECTED = 'not connected yet';
 /** Reconnect attempts while Redis is away, at this pace. */
 const RECONNECT_MS = 250;
 
@@ -26,7 +27,7 @@ export class RedisLink {
   readonly redis: Redis;
   #up = false;
   #since = new Date();
-  #reason: string | null = 'not connected yet';
+  #reason: string | null = NOT_CONNECTED;
   readonly #log: Logger;
   readonly #listeners = new Set<(up: boolean) => void>();
 
@@ -54,7 +55,8 @@ export class RedisLink {
   /** Connects; resolves either way (the instance serves within its last share while Redis is away). */
   async connect(): Promise<void> {
     await this.redis.connect().catch((error: Error) => {
-      this.#reason = error.message;
+      // The 'error' event's message (ECONNREFUSED ...) says more than the rejection's.
+      if (this.#reason === NOT_CONNECTED) this.#reason = error.message;
     });
   }
 

@@ -263,7 +263,8 @@ export class Pool {
             new PoolpilotError(
               ErrorCode.DbUnavailable,
               `no connection to ${this.name} within ${this.#options.connectionTimeoutMs} ms ` +
-                `(${this.#busy.size} busy of max ${this.#max}, ${this.#waiters.length} still waiting)`,
+                `(${this.#busy.size} busy of max ${this.#max}, ${this.#waiters.length} still waiting` +
+                `${this.#max === 0 ? '; this instance holds no share of the connection budget yet' : ''})`,
               { details: { target: this.name } },
             ),
           );
