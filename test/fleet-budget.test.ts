@@ -13,7 +13,8 @@ import { freePort, startRedis, type TestRedis } from './harness/redis.js';
  * connections in pg_stat_activity (sampled every 100 ms) never exceed it: not while sharing, not
  * after one instance is killed with SIGKILL (its share goes to the others), not while Redis is
  * away (each keeps its last share, reports degraded), not once Redis is back (they rebalance).
- * The figures go to bench/results/fleet-budget.{json,md}.
+ * The figures go to test/artifacts/fleet-budget.{json,md}; `npm run bench:fleet` runs this file
+ * and writes them to bench/results/ instead.
  */
 
 const BUDGET = 6;
@@ -185,10 +186,11 @@ afterAll(async () => {
   await admin?.replica?.end().catch(() => undefined);
   await redis?.stop();
   await db?.drop();
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/fleet-budget.json', `${JSON.stringify(figures, null, 2)}\n`);
+  const dir = process.env.FLEET_FIGURES_DIR || 'test/artifacts';
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/fleet-budget.json`, `${JSON.stringify(figures, null, 2)}\n`);
   const lines = [
-    '# Fleet connection budget (test/fleet-budget.test.ts)',
+    '# Fleet connection budget (npm run bench:fleet: test/fleet-budget.test.ts)',
     '',
     `${NAMES.length} poolpilot processes, one Redis, DB_POOL_SIZE=${BUDGET} as the budget per target, lease ${LEASE_MS} ms.`,
     `Load: ${CALLERS} GraphQL callers per instance running \`SELECT pg_sleep(0.2)\` back to back. Connections counted in`,
@@ -206,7 +208,8 @@ afterAll(async () => {
       }),
     '',
   ];
-  writeFileSync('bench/results/fleet-budget.md', lines.join('\n'));
+  writeFileSync(`${dir}/fleet-budget.md`, lines.join('\n'));
+  console.log(lines.join('\n'));
 }, 60_000);
 
 describe('one connection budget across three instances', () => {
