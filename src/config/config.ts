@@ -296,7 +296,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
  */
 function parseFleet(env: Env, problems: string[]): FleetSettings | null {
   const raw = env.REDIS_URL?.trim();
-  const name = env.INSTANCE_NAME?.trim() || `${hostname()}-${process.pid}`;
+  // The default is always acceptable, whatever the host is called (a long pod name, say).
+  const fallback = `${hostname()
+    .replace(/[^A-Za-z0-9._:-]/g, '-')
+    .slice(0, 52)}-${process.pid}`;
+  const name = env.INSTANCE_NAME?.trim() || fallback;
   if (!/^[A-Za-z0-9._:-]{1,64}$/.test(name)) {
     problems.push(
       `INSTANCE_NAME=${JSON.stringify(env.INSTANCE_NAME)} is not accepted: expected 1 to 64 letters, digits, '.', '_', ':' or '-'`,
