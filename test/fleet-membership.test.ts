@@ -77,6 +77,9 @@ describe('fleet membership', () => {
       status: 'OK',
       fleet: { instance: 'member-a', redisReachable: true },
     });
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metrics).toMatch(/^poolpilot_fleet_redis_up\{[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^poolpilot_fleet_share_connections\{target="primary"[^}]*\} [1-4]$/m);
     await redis.stop();
     try {
       await eventually(() => !a.poolpilot.fleet!.link.up, 10_000);
