@@ -252,7 +252,7 @@ describe('one connection budget across three instances', () => {
     }
   });
 
-  it('gives a killed instance’s share to the others within the lease time', async () => {
+  it('gives a killed instance’s share to the others once its lease runs out', async () => {
     const [a, b, c] = instances as [Instance, Instance, Instance];
     const samples = sampler();
     const traffic = load([a, b], CALLERS);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FleetSettings } from '../../shared/settings.js';
 import type { Analyzer, PlannerVerdict } from '../analyzer/index.js';
 import type { ClientRegistry } from '../clients/index.js';
@@ -74,7 +75,10 @@ export class Fleet {
     this.name = settings.instanceName;
     this.link = new RedisLink(settings.redisUrl, log);
     const pools: BudgetedPool[] = deps.cluster.targets.map((t) => ({ key: targetKey(t), pool: t.pool }));
-    this.budget = new ConnectionBudget(this.link, this.name, deps.budget, pools, log);
+    // Leases are held by this process, not its name: two processes given the same INSTANCE_NAME
+    // by mistake still get a share each, never one between them.
+    const holder = `${this.name}/${randomBytes(6).toString('hex')}`;
+    this.budget = new ConnectionBudget(this.link, holder, deps.budget, pools, log);
     this.membership = new Membership(
       this.link,
       this.name,
