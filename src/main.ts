@@ -118,6 +118,15 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         embedded: embedded !== null,
         auth: config.tokens.length > 0 ? 'on' : 'off (loopback only)',
         pool: { min: config.pool.min, max: config.pool.max },
+        ...(poolpilot.fleet
+          ? {
+              fleet: {
+                instance: poolpilot.fleet.name,
+                redis: poolpilot.fleet.link.up ? 'reachable' : 'unreachable',
+                budgetPerTarget: config.pool.max,
+              },
+            }
+          : {}),
         adminPool: { max: config.adminPool.max },
         dataRole: primary.data.endpoint.user,
         adminRole: primary.admin.endpoint.user,

@@ -67,6 +67,7 @@ describe('docker-compose.yml', () => {
     expect(poolpilot.depends_on).toEqual({
       'postgres-primary': { condition: 'service_healthy' },
       'postgres-replica': { condition: 'service_healthy' },
+      redis: { condition: 'service_healthy' },
     });
     // Longer than the drain, so SIGKILL never cuts a query short.
     const graceSeconds = Number(String(poolpilot.stop_grace_period).replace(/s$/, ''));
@@ -128,6 +129,50 @@ describe('docker-compose.yml', () => {
     expect(() => loadConfig({ ...resolved, API_TOKENS: '' })).toThrow(
       /HOST="0.0.0.0" is not accepted without API_TOKENS/,
     );
+  });
+});
+
+describe('docker-compose.yml: two instances as one over Redis', () => {
+  it('runs Redis without persistence, checked with redis-cli ping', () => {
+    const redis = services.redis;
+    expect(redis.image).toMatch(/^redis:7/);
+    expect(redis.command).toEqual(['redis-server', '--save', '', '--appendonly', 'no']);
+    expect(redis.healthcheck.test).toEqual(['CMD', 'redis-cli', 'ping']);
+  });
+
+  it('runs a second poolpilot from the same image and environment, on its own ports and hostname', () => {
+    const a = services.poolpilot;
+    const b = services['poolpilot-b'];
+    expect(b.image).toBe(a.image);
+    expect(b.build).toBeUndefined();
+    expect(b.environment).toEqual(a.environment);
+    expect(b.hostname).not.toBe(a.hostname);
+    expect(b.ports).toEqual(['3339:3338', '6433:6432']);
+    expect(b.depends_on).toMatchObject({
+      'postgres-primary': { condition: 'service_healthy' },
+      redis: { condition: 'service_healthy' },
+    });
+    expect(b.healthcheck.test.join(' ')).toContain('http://127.0.0.1:3338/health');
+    expect(b.stop_grace_period).toBe(a.stop_grace_period);
+  });
+
+  it('points both at the Redis service, so DB_POOL_SIZE is one budget for both', () => {
+    const env = services.poolpilot.environment as Record<string, string>;
+    const given = {
+      POSTGRES_PASSWORD: 'c0ffee',
+      APP_DB_PASSWORD: 'tea',
+      REPLICATION_PASSWORD: 'decaf',
+      API_TOKENS: 'admin:0123456789abcdef0123',
+      WIRE_USERS: `app:${formatVerifier(createVerifier('tea'))}`,
+    };
+    const resolved = Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, interpolate(String(v), given)]),
+    );
+    const config = loadConfig(resolved);
+    expect(config.fleet?.redisUrl).toBe('redis://redis:6379');
+    expect(new URL(config.fleet!.redisUrl).hostname).toBe('redis');
+    expect(Object.keys(services)).toContain(new URL(config.fleet!.redisUrl).hostname);
+    expect(config.pool.max).toBe(20);
   });
 });
 

@@ -38,6 +38,11 @@ const BAD: [Record<string, string>, RegExp][] = [
   [{ DB_SERVER_MEMORY_MB: '1' }, /DB_SERVER_MEMORY_MB="1" is not accepted/],
   [{ DB_SERVER_CPUS: 'two' }, /DB_SERVER_CPUS="two" is not accepted/],
   [{ PORT: 'http' }, /PORT="http" is not accepted/],
+  [
+    { REDIS_URL: 'http://u:hunter2@cache:6379' },
+    /REDIS_URL="http:\/\/u:\*\*\*\*@cache:6379" is not accepted: expected redis:\/\//,
+  ],
+  [{ INSTANCE_NAME: 'a b' }, /INSTANCE_NAME="a b" is not accepted: expected 1 to 64 letters/],
   [{ HOST: '0.0.0.0' }, /HOST="0.0.0.0" is not accepted without API_TOKENS/],
   [
     { API_TOKENS: 'root:abcdefghijklmnopqrstu' },

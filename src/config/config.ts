@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import type {
   CoreSettings,
   DatabaseConnection,
+  FleetSettings,
   TargetConnections,
   TargetEndpoint,
 } from '../shared/settings.js';
@@ -226,6 +228,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   }
 
   const wire = parseWire(env, problems, int, host);
+  const fleet = parseFleet(env, problems);
 
   const readYourWrites = (env.READ_YOUR_WRITES ?? DEFAULTS.READ_YOUR_WRITES).trim().toLowerCase();
   if (!(RYW_MODES as readonly string[]).includes(readYourWrites)) {
@@ -303,6 +306,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dbContainer: env.DB_CONTAINER?.trim() || null,
     serverMemoryMb: int('DB_SERVER_MEMORY_MB', null, 64, 100_000_000),
     serverCpus: int('DB_SERVER_CPUS', null, 1, 10_000),
+    fleet,
     port,
     host,
     tokens,
@@ -320,6 +324,38 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+/**
+ * REDIS_URL turns several instances into one fleet (shared connection budget, cancel, analysis);
+ * INSTANCE_NAME names this one among them. Without REDIS_URL, INSTANCE_NAME is ignored.
+ */
+function parseFleet(env: Env, problems: string[]): FleetSettings | null {
+  const raw = env.REDIS_URL?.trim();
+  // The default is always acceptable, whatever the host is called (a long pod name, say).
+  const fallback = `${hostname()
+    .replace(/[^A-Za-z0-9._:-]/g, '-')
+    .slice(0, 52)}-${process.pid}`;
+  const name = env.INSTANCE_NAME?.trim() || fallback;
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(name)) {
+    problems.push(
+      `INSTANCE_NAME=${JSON.stringify(env.INSTANCE_NAME)} is not accepted: expected 1 to 64 letters, digits, '.', '_', ':' or '-'`,
+    );
+  }
+  if (!raw) return null;
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    problems.push(
+      `REDIS_URL=${JSON.stringify(maskUrl(raw))} is not accepted: expected redis://[user:password@]host:port[/db] or rediss://...`,
+    );
+    return null;
+  }
+  return { redisUrl: raw, instanceName: name };
 }
 
 type IntReader = (name: string, fallback: number | null, min: number, max: number) => number | null;
@@ -573,6 +609,7 @@ export function coreSettings(config: Readonly<Config>): CoreSettings {
     dbContainer: config.dbContainer,
     serverMemoryMb: config.serverMemoryMb,
     serverCpus: config.serverCpus,
+    fleet: config.fleet,
   };
 }
 

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { CoreSettings, TargetConnections } from '../shared/settings.js';
 import { Analyzer } from './analyzer/index.js';
 import { ADMIN_APPLICATION_NAME, APPLICATION_NAME } from './application-name.js';
 import { Audit } from './audit/index.js';
 import { ClientRegistry } from './clients/index.js';
+import { Fleet, type Member, memberReport } from './fleet/index.js';
 import { Insights, QueryObservations } from './insights/index.js';
 import type { Logger } from './logger.js';
 import { Optimizer } from './optimizer/index.js';
@@ -76,6 +78,8 @@ export class Poolpilot {
   /** The `poolpilot` schema on the primary (versioned migrations) and the apply audit trail. */
   readonly audit: Audit;
   readonly optimizer: Optimizer;
+  /** The other instances, through Redis (REDIS_URL); null for a single instance. */
+  readonly fleet: Fleet | null;
   readonly log: Logger;
   readonly embedded: boolean;
   readonly startedAt = new Date();
@@ -185,6 +189,16 @@ export class Poolpilot {
       serverCpus: options.serverCpus,
     });
     this.audit = new Audit(this.cluster, options.log);
+    // DB_POOL_SIZE becomes the budget of every target across all instances (see README).
+    this.fleet = options.fleet
+      ? new Fleet(options.fleet, {
+          cluster: this.cluster,
+          analyzer: this.analyzer,
+          clients: this.clients,
+          budget: pool.max,
+          log: options.log,
+        })
+      : null;
     this.optimizer = new Optimizer(this.cluster, this.insights, this.audit.trail, {
       idleInTransactionLimitMs: insights.idleInTransactionLimitMs,
     });
@@ -192,6 +206,8 @@ export class Poolpilot {
 
   async start(): Promise<void> {
     await this.analyzer.start();
+    // Before the pools warm: their share of the budget decides how many they may open.
+    await this.fleet?.start();
     await this.cluster.start();
     await this.audit.start();
     await this.#checkRoles();
@@ -237,6 +253,34 @@ export class Poolpilot {
   }
 
   /**
+   * The service as a whole: the targets' verdict, degraded as well while the SQL parser is
+   * broken or Redis (REDIS_URL) is unreachable.
+   */
+  status(state: ClusterState = this.cluster.state()): ClusterState['status'] {
+    if (state.status !== 'ok') return state.status;
+    if (this.analyzer.state().status !== 'ok' || this.fleet?.degraded) return 'degraded';
+    return 'ok';
+  }
+
+  /**
+   * The live instances of the fleet (REDIS_URL), by name; for a single instance, this one, named
+   * host-pid.
+   */
+  async instances(): Promise<Member[]> {
+    if (this.fleet) return this.fleet.members();
+    return [
+      {
+        ...memberReport(this.cluster, this.clients, null),
+        name: `${hostname()}-${process.pid}`,
+        slot: null,
+        startedAt: this.startedAt,
+        lastSeen: new Date(),
+        alive: true,
+      },
+    ];
+  }
+
+  /**
    * A caller's session: statements routed one by one, transactions pinned to the primary. Its
    * reads see its own writes (READ_YOUR_WRITES=session) by `name`: sessions of one name share
    * them, and unnamed ones (null) share one scope. `ownsName`: no other session will use the
@@ -275,5 +319,6 @@ export class Poolpilot {
     this.telemetry.close();
     this.audit.stop();
     await this.cluster.close(graceMs);
+    await this.fleet?.close();
   }
 }

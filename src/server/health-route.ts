@@ -6,9 +6,11 @@ export function healthBody(poolpilot: Poolpilot) {
   const state = poolpilot.poolState();
   const analyzer = poolpilot.analyzer.state();
   return {
-    // A broken SQL parser makes every statement unjudged (refused): the service is degraded.
-    status: state.status === 'ok' && analyzer.status !== 'ok' ? 'degraded' : state.status,
+    // A broken SQL parser makes every statement unjudged (refused), and an unreachable Redis
+    // freezes the connection share: the service is degraded.
+    status: poolpilot.status(state),
     analyzer,
+    ...(poolpilot.fleet ? { fleet: poolpilot.fleet.state() } : {}),
     service: poolpilot.info().name,
     version: poolpilot.info().version,
     uptimeSeconds: Math.round(poolpilot.info().uptimeSeconds),

@@ -42,6 +42,28 @@ export function registerServiceMetrics(registry: Registry, poolpilot: Poolpilot)
       this.set({ state: 'idle' }, s.idle);
     },
   });
+  // Several instances as one (REDIS_URL): whether coordination works, and this instance's shares.
+  const fleet = poolpilot.fleet;
+  if (fleet) {
+    new Gauge({
+      name: `${PREFIX}fleet_redis_up`,
+      help: 'Redis answers (1) or not (0: degraded, shares frozen, never grown).',
+      registers,
+      collect() {
+        this.set(fleet.link.up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}fleet_share_connections`,
+      help: "This instance's share of each target's connection budget (DB_POOL_SIZE across all instances).",
+      labelNames: ['target'],
+      registers,
+      collect() {
+        this.reset();
+        for (const share of fleet.budget.state()) this.set({ target: share.target }, share.share);
+      },
+    });
+  }
   new Gauge({
     name: `${PREFIX}wire_client_max_wait_seconds`,
     help: 'How long the longest-waiting wire client has waited for a server connection (maxwait).',

@@ -84,6 +84,14 @@ export interface InsightsSettings {
   partitionMinRows: number;
 }
 
+/** Several instances as one, coordinated through Redis (REDIS_URL); null: a single instance. */
+export interface FleetSettings {
+  /** redis:// or rediss:// URL; may contain a password. Never log it. */
+  redisUrl: string;
+  /** This instance's name among the others (INSTANCE_NAME, default host-pid). */
+  instanceName: string;
+}
+
 /** Everything the core is tuned by; no ports, tokens or logging (those belong to the surfaces). */
 export interface CoreSettings {
   /** The data pool of every target (callers' statements). */
@@ -100,4 +108,5 @@ export interface CoreSettings {
   dbContainer: string | null;
   serverMemoryMb: number | null;
   serverCpus: number | null;
+  fleet: FleetSettings | null;
 }

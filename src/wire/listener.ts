@@ -67,6 +67,16 @@ export interface WireListenerOptions {
   }) => Record<string, string>;
   /** A CancelRequest matched this client's key; the proxy cancels what the client runs. */
   onCancel?: (client: WireClient) => void;
+  /**
+   * Several instances behind one address (REDIS_URL): process ids say which instance issued
+   * them, and a CancelRequest for a client this listener does not hold is handed on.
+   */
+  fleet?: {
+    /** A process id carrying this instance's number, from 31 random bits; null: a plain random one. */
+    processId(random: number): number | null;
+    /** A CancelRequest for a process id this listener never issued or no longer holds. */
+    forward(processId: number, secretKey: number): void;
+  };
   maxMessageBytes?: number;
   authTimeoutMs?: number;
   log?: Logger;
@@ -274,9 +284,10 @@ export class WireListener {
     }
     const socket = conn.socket;
     if (packet.kind === 'cancel') {
-      const client = this.byProcessId.get(packet.processId);
-      if (client && packet.secretKey.length === 4 && packet.secretKey.readInt32BE(0) === client.secretKey) {
-        this.options.onCancel?.(client);
+      if (packet.secretKey.length === 4) {
+        const secretKey = packet.secretKey.readInt32BE(0);
+        if (!this.cancel(packet.processId, secretKey))
+          this.options.fleet?.forward(packet.processId, secretKey);
       }
       socket.destroy();
       return null;
@@ -460,10 +471,23 @@ export class WireListener {
     return null;
   }
 
+  /**
+   * Cancels what the client with this key runs, when this listener holds it and the secret
+   * matches; true when it holds a client with that process id. A forwarded request arrives here too.
+   */
+  cancel(processId: number, secretKey: number): boolean {
+    const client = this.byProcessId.get(processId);
+    if (!client) return false;
+    if (secretKey === client.secretKey) this.options.onCancel?.(client);
+    return true;
+  }
+
   private newKey(): { processId: number; secretKey: number } {
     let processId: number;
-    do processId = randomInt(1, 2 ** 31 - 1);
-    while (this.byProcessId.has(processId));
+    do {
+      const random = randomInt(1, 2 ** 31 - 1);
+      processId = this.options.fleet?.processId(random) ?? random;
+    } while (this.byProcessId.has(processId));
     return { processId, secretKey: randomBytes(4).readInt32BE(0) };
   }
 

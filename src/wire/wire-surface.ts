@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { DEFAULTS, isLoopback, readTlsFiles, reloadWireUsers, type WireConfig } from '../config/index.js';
 import { ErrorCode, PoolpilotError } from '../core/errors.js';
+import { processIdFor } from '../core/fleet/index.js';
 import type { Logger } from '../core/logger.js';
 import type { Poolpilot } from '../core/poolpilot.js';
 import { VERSION } from '../core/poolpilot.js';
@@ -66,6 +67,7 @@ export class WireSurface implements Surface {
       reload: () => this.reload(),
       log: log.child({ component: 'admin-console' }),
     });
+    const fleet = poolpilot.fleet;
     this.listener = new WireListener({
       database,
       users: verifierMap(config.users),
@@ -88,8 +90,16 @@ export class WireSurface implements Surface {
         return values;
       },
       onCancel: (client) => this.proxy.cancel(client),
+      fleet: fleet
+        ? {
+            processId: (random) =>
+              fleet.membership.slot === null ? null : processIdFor(fleet.membership.slot, random),
+            forward: (processId, secretKey) => fleet.cancels.forward(processId, secretKey),
+          }
+        : undefined,
       log: log.child({ component: 'wire' }),
     });
+    fleet?.cancels.onCancel((processId, secretKey) => this.listener.cancel(processId, secretKey));
   }
 
   async listen(): Promise<string> {

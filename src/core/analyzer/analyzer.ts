@@ -40,7 +40,7 @@ const MAX_CACHED_TEXT = 16_384;
 const OVERRIDE = /\/\*\s*poolpilot:primary\s*\*\//i;
 
 /** What the planner said about a shape (or why it was not asked); `final` answers are kept longer. */
-interface PlannerVerdict {
+export interface PlannerVerdict {
   answer: PlannerAnswer | null;
   note: string | null;
   final: boolean;
@@ -54,12 +54,25 @@ export interface AnalyzeOptions {
   plan?: 'wait' | 'background';
 }
 
+/**
+ * Planner verdicts shared with other instances (see core/fleet/shared-analysis.ts): looked up
+ * before planning a shape this instance has not seen, and told of every final verdict.
+ */
+export interface SharedVerdicts {
+  get(fingerprint: string): Promise<PlannerVerdict | undefined>;
+  set(fingerprint: string, verdict: PlannerVerdict, ttlMs: number): void;
+}
+
 export interface AnalyzerStats {
   hits: number;
   /** Answered by the literal-blanked text, without a parse. */
   keyHits: number;
   shapeHits: number;
+  /** Shapes this instance had not seen, answered by another instance's plan (REDIS_URL). */
+  sharedHits: number;
   misses: number;
+  /** Times the planner was asked (an EXPLAIN and/or table sizes on the primary). */
+  planned: number;
   cached: number;
 }
 
@@ -80,7 +93,8 @@ export class Analyzer {
   readonly #byKey: LruCache<Analysis>;
   readonly #pending = new Map<string, Promise<Analysis>>();
   readonly #planning = new Set<string>();
-  #stats = { hits: 0, keyHits: 0, shapeHits: 0, misses: 0 };
+  #stats = { hits: 0, keyHits: 0, shapeHits: 0, sharedHits: 0, misses: 0, planned: 0 };
+  #shared: SharedVerdicts | null = null;
 
   constructor(options: AnalyzerOptions, primary: Target, log: Logger) {
     this.#options = options;
@@ -94,6 +108,11 @@ export class Analyzer {
 
   start(): Promise<void> {
     return loadParser();
+  }
+
+  /** Shares planner verdicts with other instances from now on. */
+  share(shared: SharedVerdicts): void {
+    this.#shared = shared;
   }
 
   /** The cached analysis of exactly this text, if any: no parse, no I/O. */
@@ -187,6 +206,13 @@ export class Analyzer {
       return this.#remember(sql, this.#notJudged((error as Error).message, forcedPrimary), PARTIAL_TTL_MS);
     }
     let planner = this.#byShape.get(fingerprint);
+    if (!planner && this.#shared) {
+      planner = await this.#shared.get(fingerprint);
+      if (planner) {
+        this.#stats.sharedHits += 1;
+        this.#byShape.set(fingerprint, planner, this.#options.cacheTtlMs);
+      }
+    }
     const shapeHit = planner !== undefined;
     if (planner) this.#stats.shapeHits += 1;
     else if (background) {
@@ -200,6 +226,7 @@ export class Analyzer {
     } else {
       this.#stats.misses += 1;
       planner = await this.#consultPlanner(sql, facts, parsed.stmts.length);
+      if (planner.final) this.#shared?.set(fingerprint, planner, this.#options.cacheTtlMs);
     }
     const answer = planner.answer;
     const plan = answer?.plan ?? null;
@@ -262,9 +289,10 @@ export class Analyzer {
     if (this.#planning.has(fingerprint)) return;
     this.#planning.add(fingerprint);
     void this.#consultPlanner(sql, facts, count)
-      .then((verdict) =>
-        this.#byShape.set(fingerprint, verdict, verdict.final ? this.#options.cacheTtlMs : PARTIAL_TTL_MS),
-      )
+      .then((verdict) => {
+        this.#byShape.set(fingerprint, verdict, verdict.final ? this.#options.cacheTtlMs : PARTIAL_TTL_MS);
+        if (verdict.final) this.#shared?.set(fingerprint, verdict, this.#options.cacheTtlMs);
+      })
       .catch((error) => this.#log.warn({ err: error }, 'background planning failed'))
       .finally(() => this.#planning.delete(fingerprint));
   }
@@ -302,6 +330,7 @@ export class Analyzer {
       };
     }
     try {
+      this.#stats.planned += 1;
       const answer = await askPlanner(this.#primary.pool, sql, {
         explain: plannable,
         generic: f.params > 0,

@@ -1,5 +1,11 @@
 export type { Analysis } from './analysis.js';
-export { Analyzer, type AnalyzerOptions, type AnalyzerStats } from './analyzer.js';
+export {
+  Analyzer,
+  type AnalyzerOptions,
+  type AnalyzerStats,
+  type PlannerVerdict,
+  type SharedVerdicts,
+} from './analyzer.js';
 export type { Features, StatementFacts } from './features.js';
 export { isNotJudged, isParseFailure, loadParser, type ParserState, parseStatement } from './parser.js';
 export { MAX_PARSE_DEPTH } from './parser-bounds.js';

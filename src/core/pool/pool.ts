@@ -140,6 +140,10 @@ export class Pool {
   #pauseWaiters: (() => void)[] = [];
   readonly #waiters: Waiter[] = [];
   #connecting = 0;
+  /** Connections told to close whose server process may not have exited yet. */
+  #closing = 0;
+  /** The most this pool may hold now, below `max` (a share of a fleet-wide budget); Infinity: none. */
+  #ceiling = Number.POSITIVE_INFINITY;
   #resetting = 0;
   #ending = false;
   /** Set while the target is known to be down: callers fail at once instead of queueing. */
@@ -189,9 +193,41 @@ export class Pool {
     return this.#idle.length + this.#busy.size + this.#connecting;
   }
 
+  /** `max`, or the ceiling when that is lower. */
+  get #max(): number {
+    return Math.min(this.#options.max, this.#ceiling);
+  }
+
+  get #min(): number {
+    return Math.min(this.#options.min, this.#max);
+  }
+
+  /**
+   * Server connections that may still exist: open, opening, and told to close but not yet gone
+   * (the server's process exits, and leaves pg_stat_activity, before its socket closes).
+   */
+  get serverConnections(): number {
+    return this.totalCount + this.#closing;
+  }
+
+  /**
+   * Caps the pool below `max` at runtime (0 allowed: callers wait). Lowering it closes idle
+   * connections above it at once and busy ones as they come back; raising it lets the pool grow.
+   */
+  limit(ceiling: number): void {
+    if (!(ceiling >= 0)) throw new RangeError(`pool ceiling must be >= 0, got ${ceiling}`);
+    this.#ceiling = ceiling;
+    this.#pulse();
+  }
+
+  /** Leased connections plus waiting callers: what a fleet-wide budget shares out by. */
+  get demand(): number {
+    return this.#busy.size + this.#waiters.length;
+  }
+
   /** Leased connections plus waiting callers, per connection allowed: what "least busy" compares. */
   get load(): number {
-    return (this.#busy.size + this.#waiters.length) / this.#options.max;
+    return (this.#busy.size + this.#waiters.length) / Math.max(1, this.#max);
   }
 
   /** Opens connections until `min` are there; called at start and whenever the target comes back. */
@@ -253,7 +289,8 @@ export class Pool {
             new PoolpilotError(
               ErrorCode.DbUnavailable,
               `no connection to ${this.name} within ${this.#options.connectionTimeoutMs} ms ` +
-                `(${this.#busy.size} busy of max ${this.#options.max}, ${this.#waiters.length} still waiting)`,
+                `(${this.#busy.size} busy of max ${this.#max}, ${this.#waiters.length} still waiting` +
+                `${this.#max === 0 ? '; this instance holds no share of the connection budget yet' : ''})`,
               { details: { target: this.name } },
             ),
           );
@@ -345,9 +382,9 @@ export class Pool {
       connecting: this.#connecting,
       waiting: this.#waiters.length,
       maxWaitMs: oldest ? performance.now() - oldest.enqueuedAt : 0,
-      min: this.#options.min,
-      max: this.#options.max,
-      utilization: Math.min(100, (active / this.#options.max) * 100),
+      min: this.#min,
+      max: this.#max,
+      utilization: this.#max === 0 ? (active > 0 ? 100 : 0) : Math.min(100, (active / this.#max) * 100),
       acquireWait: this.#acquireWait.summary(),
       queryLatency: this.#queryLatency.summary(),
       queries: this.#queries,
@@ -416,12 +453,15 @@ export class Pool {
       this.#handOut(item.connection, waiter);
     }
     // Surplus after a shrink: close idle connections above max.
-    while (this.totalCount > this.#options.max && this.#idle.length > 0) {
+    while (this.totalCount > this.#max && this.#idle.length > 0) {
       this.#destroy(this.#idle.shift()!.connection);
     }
     if (this.#unavailable !== null) return;
-    const wanted = Math.max(this.#options.min, this.#busy.size + (this.#paused ? 0 : this.#waiters.length));
-    while (this.totalCount < Math.min(wanted, this.#options.max)) this.#open();
+    const wanted = Math.max(this.#min, this.#busy.size + (this.#paused ? 0 : this.#waiters.length));
+    // Under a ceiling (a share of a budget), connections still closing count: their server
+    // processes exist until the close completes.
+    const closing = this.#ceiling === Number.POSITIVE_INFINITY ? 0 : this.#closing;
+    while (this.totalCount + closing < Math.min(wanted, this.#max)) this.#open();
   }
 
   #handOut(connection: ServerConnection, waiter: Waiter): void {
@@ -480,7 +520,7 @@ export class Pool {
       this.#retired.has(connection) ||
       connection.closed ||
       this.#ending ||
-      this.totalCount > this.#options.max ||
+      this.totalCount > this.#max ||
       this.#unavailable !== null
     ) {
       this.#busy.delete(connection);
@@ -509,7 +549,7 @@ export class Pool {
       () => {
         this.#resetting -= 1;
         if (!this.#busy.delete(connection)) return;
-        if (this.#ending || this.totalCount > this.#options.max || this.#retired.has(connection)) {
+        if (this.#ending || this.totalCount > this.#max || this.#retired.has(connection)) {
           this.#destroy(connection);
           this.#pulse();
         } else {
@@ -544,13 +584,17 @@ export class Pool {
 
   #destroy(connection: ServerConnection): Promise<void> {
     this.#closed += 1;
-    return connection.end();
+    this.#closing += 1;
+    return connection.end().finally(() => {
+      this.#closing -= 1;
+      if (this.#ceiling !== Number.POSITIVE_INFINITY) this.#pulse();
+    });
   }
 
   #closeExpiredIdle(): void {
     const cutoff = Date.now() - this.#options.idleTimeoutMs;
     // Oldest first; never below min.
-    while (this.#idle.length > 0 && this.totalCount > this.#options.min && this.#idle[0]!.since < cutoff) {
+    while (this.#idle.length > 0 && this.totalCount > this.#min && this.#idle[0]!.since < cutoff) {
       this.#destroy(this.#idle.shift()!.connection);
     }
   }

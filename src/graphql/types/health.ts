@@ -1,7 +1,9 @@
 import type { ParserState } from '../../core/analyzer/index.js';
+import type { FleetState } from '../../core/fleet/index.js';
 import type { ReplicationState, TargetState } from '../../core/pool/index.js';
 import { builder } from '../builder.js';
 import { roundMs } from '../rounding.js';
+import { FleetHealthRef } from './fleet.js';
 
 export const ServiceStatusEnum = builder.enumType('ServiceStatus', {
   description:
@@ -12,7 +14,8 @@ export const ServiceStatusEnum = builder.enumType('ServiceStatus', {
     DEGRADED: {
       value: 'degraded',
       description:
-        'The primary up, and a replica down (reads fall back to the primary) or the SQL parser restarted lately.',
+        'The primary up, and a replica down (reads fall back to the primary), the SQL parser restarted ' +
+        'lately, or Redis (REDIS_URL) unreachable.',
     },
     DOWN: {
       value: 'down',
@@ -211,6 +214,7 @@ export interface HealthSnapshot {
   splitBrain: string | null;
   targets: TargetState[];
   analyzer: ParserState;
+  fleet: FleetState | null;
 }
 
 export const HealthRef = builder.objectRef<HealthSnapshot>('Health').implement({
@@ -248,6 +252,12 @@ export const HealthRef = builder.objectRef<HealthSnapshot>('Health').implement({
       description: 'The SQL parser: its state, and how often it was replaced after a failure.',
       resolve: (h) => h.analyzer,
     }),
+    fleet: t.field({
+      type: FleetHealthRef,
+      nullable: true,
+      description: "Redis and this instance's connection shares; null without REDIS_URL.",
+      resolve: (h) => h.fleet,
+    }),
   }),
 });
 
@@ -257,15 +267,14 @@ builder.queryField('health', (t) =>
     description: 'The same figures as GET /health.',
     resolve: (_root, _args, ctx) => {
       const state = ctx.poolpilot.poolState();
-      const analyzer = ctx.poolpilot.analyzer.state();
-      const status = state.status === 'ok' && analyzer.status !== 'ok' ? 'degraded' : state.status;
       return {
-        status,
+        status: ctx.poolpilot.status(state),
         checkedAt: new Date(),
         targets: state.targets,
         writer: state.writer,
         splitBrain: state.splitBrain,
-        analyzer,
+        analyzer: ctx.poolpilot.analyzer.state(),
+        fleet: ctx.poolpilot.fleet?.state() ?? null,
       };
     },
   }),

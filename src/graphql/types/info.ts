@@ -4,6 +4,7 @@ import type { TargetState } from '../../core/pool/index.js';
 import { builder } from '../builder.js';
 import { roundMs } from '../rounding.js';
 import { FrontRef } from './clients.js';
+import { InstanceRef } from './fleet.js';
 import { roleFields, TargetRoleEnum, TargetStatusEnum } from './health.js';
 import { ServiceConfigurationRef } from './info-configuration.js';
 
@@ -68,6 +69,13 @@ const ServiceInfoRef = builder.objectRef<ServiceInfo>('ServiceInfo').implement({
       description:
         'The fronts that accept database clients (the PostgreSQL wire front) and where they listen.',
       resolve: (_i, _a, ctx) => ctx.poolpilot.clients.fronts(),
+    }),
+    instances: t.field({
+      type: [InstanceRef],
+      description:
+        'The live poolpilot instances sharing this REDIS_URL, by name, with their pools and clients; ' +
+        'without REDIS_URL (or while Redis is unreachable), this instance alone.',
+      resolve: (_i, _a, ctx) => ctx.poolpilot.instances(),
     }),
     configuration: t.field({
       type: ServiceConfigurationRef,
