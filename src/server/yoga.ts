@@ -3,6 +3,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config/index.js';
 import { type Poolpilot, VERSION } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
+import type { Audience } from '../core/telemetry/index.js';
 import type { Context, Viewer } from '../graphql/context.js';
 import { toGraphQLError } from '../graphql/errors.js';
 import { schema } from '../graphql/schema.js';
@@ -16,6 +17,8 @@ import { useRestApi } from './rest/api.js';
 export interface ServerContext {
   viewer?: Viewer;
   signal?: AbortSignal;
+  /** A multiplexed WebSocket subscription's group (subscription-groups.ts). */
+  audience?: Audience;
   [key: string]: unknown;
 }
 export type Yoga = YogaServerInstance<ServerContext, Context>;
@@ -80,6 +83,7 @@ export function createPoolpilotYoga({
       config,
       viewer: initial.viewer ?? authenticate(initial.request?.headers.get('authorization')),
       signal: initial.signal ?? clientGoneSignal(initial.res),
+      audience: initial.audience,
     }),
     maskedErrors: { maskError: (error) => toGraphQLError(error, log) },
     logging: {

@@ -19,6 +19,21 @@ export {
   poolSampleTaker,
   type QueueFigures,
 } from './pool-sample.js';
-export { clampInterval, INTERVAL_LIMITS, type IntervalLimits, SamplerRegistry } from './registry.js';
-export { Sampler, type SamplerInfo, SampleStream, type TakeSample } from './sampler.js';
+export {
+  clampInterval,
+  INTERVAL_LIMITS,
+  type IntervalLimits,
+  SamplerRegistry,
+  type SharedSources,
+  type SubscribeOptions,
+} from './registry.js';
+export {
+  type Audience,
+  everyInterval,
+  Sampler,
+  type SamplerInfo,
+  type SampleSource,
+  SampleStream,
+  type TakeSample,
+} from './sampler.js';
 export { Telemetry, type TelemetryOptions, type TelemetryStream } from './telemetry.js';

@@ -14,7 +14,7 @@ import { procProbe } from './cpu/proc-source.js';
 import { ServerProcessLocator } from './cpu/server-process.js';
 import type { CpuSourceProbe } from './cpu/source.js';
 import { type PoolSample, poolSampleTaker, type QueueFigures } from './pool-sample.js';
-import { type IntervalLimits, SamplerRegistry } from './registry.js';
+import { type IntervalLimits, SamplerRegistry, type SubscribeOptions } from './registry.js';
 import type { SamplerInfo, SampleStream } from './sampler.js';
 import { singleFlight } from './single-flight.js';
 import { SERVER_PROCESS_SQL } from './sql.js';
@@ -72,26 +72,41 @@ export class Telemetry {
     );
   }
 
-  poolUtilization(intervalMs?: number | null): SampleStream<PoolSample> {
+  poolUtilization(intervalMs?: number | null, options?: SubscribeOptions): SampleStream<PoolSample> {
     const { cluster, queueState, clientState } = this.#options;
-    return this.registry.subscribe('poolUtilization', intervalMs, (ms) =>
-      poolSampleTaker(
-        ms,
-        () => cluster.state(),
-        () => queueState?.() ?? null,
-        () => clientState?.() ?? null,
-      ),
+    return this.registry.subscribe(
+      'poolUtilization',
+      intervalMs,
+      (ms) =>
+        poolSampleTaker(
+          ms,
+          () => cluster.state(),
+          () => queueState?.() ?? null,
+          () => clientState?.() ?? null,
+        ),
+      options,
     );
   }
 
-  containerCpu(intervalMs?: number | null): SampleStream<CpuSample> {
-    return this.registry.subscribe('containerCpu', intervalMs, (ms) => cpuSampleTaker(ms, this.cpuSources));
+  containerCpu(intervalMs?: number | null, options?: SubscribeOptions): SampleStream<CpuSample> {
+    return this.registry.subscribe(
+      'containerCpu',
+      intervalMs,
+      (ms) => cpuSampleTaker(ms, this.cpuSources),
+      options,
+    );
   }
 
-  connectionStates(intervalMs?: number | null): SampleStream<ConnectionStatesSample> {
+  connectionStates(
+    intervalMs?: number | null,
+    options?: SubscribeOptions,
+  ): SampleStream<ConnectionStatesSample> {
     const primary = this.#options.cluster.primary.pool;
-    return this.registry.subscribe('connectionStates', intervalMs, (ms) =>
-      connectionStatesTaker(ms, primary.name, this.#readActivity),
+    return this.registry.subscribe(
+      'connectionStates',
+      intervalMs,
+      (ms) => connectionStatesTaker(ms, primary.name, this.#readActivity),
+      options,
     );
   }
 

@@ -109,7 +109,8 @@ builder.subscriptionField('poolUtilization', (t) =>
     description:
       'Pool utilization samples: total/idle/active/waiting, rates and the queue, per target and total.',
     args: { intervalMs: t.arg.int({ required: false, description: INTERVAL_ARG_DESCRIPTION }) },
-    subscribe: (_root, args, ctx) => ctx.poolpilot.telemetry.poolUtilization(args.intervalMs),
+    subscribe: (_root, args, ctx) =>
+      ctx.poolpilot.telemetry.poolUtilization(args.intervalMs, { audience: ctx.audience }),
     resolve: (sample) => sample,
   }),
 );
