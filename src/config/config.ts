@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import type {
   CoreSettings,
   DatabaseConnection,
@@ -46,6 +47,10 @@ export interface Config extends CoreSettings {
   shutdownGraceMs: number;
   embedded: { dataDir: string; port: number };
   wire: WireConfig;
+  /** REDIS_URL: the Redis instances of one cluster share (telemetry samplers); null runs alone. */
+  redisUrl: string | null;
+  /** INSTANCE_NAME: this instance within the cluster; host-pid by default. */
+  instanceName: string;
 }
 
 /** The PostgreSQL wire-protocol front. */
@@ -280,10 +285,28 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       port: int('EMBEDDED_PG_PORT', DEFAULTS.EMBEDDED_PG_PORT, 1, 65_535)!,
     },
     wire,
+    redisUrl: parseRedisUrl(env.REDIS_URL, problems),
+    instanceName: env.INSTANCE_NAME?.trim() || `${hostname()}-${process.pid}`,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+function parseRedisUrl(raw: string | undefined, problems: string[]): string | null {
+  const value = raw?.trim();
+  if (!value) return null;
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {}
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    problems.push(
+      `REDIS_URL=${JSON.stringify(maskUrl(value))} is not accepted: expected redis://[user:password@]host:port[/db] or rediss://…`,
+    );
+    return null;
+  }
+  return value;
 }
 
 type IntReader = (name: string, fallback: number | null, min: number, max: number) => number | null;

@@ -1,3 +1,4 @@
+export { ClusterSamples, type ClusterSamplesOptions, leaseFor } from './cluster-samples.js';
 export {
   type ActivityRow,
   type ConnectionStatesSample,
@@ -13,7 +14,11 @@ export { procProbe } from './cpu/proc-source.js';
 export { ServerProcessLocator } from './cpu/server-process.js';
 export type { CpuReading, CpuSource, CpuSourceKind, CpuSourceProbe } from './cpu/source.js';
 export {
+  type InstancePools,
+  instancePools,
+  type PoolCounts,
   type PoolFiguresSample,
+  type PoolInstanceSample,
   type PoolSample,
   type PoolTargetSample,
   poolSampleTaker,
@@ -36,4 +41,5 @@ export {
   SampleStream,
   type TakeSample,
 } from './sampler.js';
+export { type LeaderMode, StreamLeader } from './stream-leader.js';
 export { Telemetry, type TelemetryOptions, type TelemetryStream } from './telemetry.js';

@@ -74,12 +74,13 @@ export class SamplerRegistry {
 
   /**
    * Subscribes to `stream` at the effective interval (clamped, rounded up to a step). `create` builds the sampling function for a
-   * new sampler only, so any state it keeps (previous counters for rates) is per sampler.
+   * new sampler only, so any state it keeps (previous counters for rates) is per sampler; `shared` says
+   * whether its samples are the cluster's (taken here only while this instance leads the stream).
    */
   subscribe<T>(
     stream: string,
     requestedMs: number | null | undefined,
-    create: (intervalMs: number) => TakeSample<T>,
+    create: (intervalMs: number, shared: boolean) => TakeSample<T>,
     { audience, local = false }: SubscribeOptions = {},
   ): SampleStream<T> {
     if (this.#closed) throw new Error('telemetry is closed');
@@ -89,7 +90,7 @@ export class SamplerRegistry {
     let sampler = this.#samplers.get(key) as Sampler<T> | undefined;
     if (!sampler || sampler.stopped) {
       const onError = (error: unknown) => this.#log.warn({ err: error, stream }, 'sample failed');
-      const take = create(intervalMs);
+      const take = create(intervalMs, shared !== null);
       const created: Sampler<T> = new Sampler<T>(
         stream,
         intervalMs,
