@@ -94,7 +94,7 @@ describe('cluster-wide telemetry over Redis', () => {
       // A subscriber on A sees B's pools, and the total covers both (DB_POOL_SIZE 3 + 4).
       const both = await eventually(
         () =>
-          subs[0]!.results.find((r) => r.data!.poolUtilization.instances.length === 2)?.data!.poolUtilization,
+          subs[0]!.results.find((r) => r.data!.poolUtilization.instances.length === 2)?.data?.poolUtilization,
         20_000,
       );
       expect(both.instances.map((i) => i.name)).toEqual(['pp-a', 'pp-b']);
