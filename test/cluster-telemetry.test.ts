@@ -86,7 +86,7 @@ describe('cluster-wide telemetry over Redis', () => {
     await db?.drop();
   }, 60_000);
 
-  it('samples once for the cluster, with every instance’s pools, and survives kill -9 of the leader', async () => {
+  it('samples once for the cluster, with every instance’s pools, and survives kill -9 of the leader and a Redis outage', async () => {
     const [a, b] = instances as [Instance, Instance];
     const clients = [wsClient(a.wsUrl), wsClient(b.wsUrl)];
     const subs: Collected<PoolData>[] = clients.map((c) => collect<PoolData>(c, POOL));
@@ -147,6 +147,13 @@ describe('cluster-wide telemetry over Redis', () => {
             .join() === survivor.name,
         10_000,
       );
+
+      // Redis gone: the survivor samples alone for its own subscribers, and says so nowhere else.
+      await redis.stop();
+      const beforeOutage = watching.results.length;
+      await watching.waitFor(beforeOutage + 3, 20_000);
+      const alone = watching.results.at(-1)!.data!.poolUtilization;
+      expect(alone.instances.map((i) => i.name)).toEqual([survivor.name]);
     } finally {
       for (const s of subs) s.stop();
       await Promise.all(clients.map((c) => c.dispose()));

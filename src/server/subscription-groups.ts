@@ -30,16 +30,8 @@ export type StartGroup = (
   signal: AbortSignal,
 ) => Promise<AsyncIterable<ExecutionResult> | ExecutionResult>;
 
-export interface GroupsInfo {
-  groups: number;
-  members: number;
-  /** GraphQL executions of samples since start-up: one per sample per group. */
-  executions: number;
-}
-
 export class SubscriptionGroups {
   readonly #groups = new Map<string, Promise<Group | ExecutionResult>>();
-  #executions = 0;
 
   /**
    * Joins `socket`'s subscription `id` to the group for `key`, starting the group when it is the
@@ -55,14 +47,9 @@ export class SubscriptionGroups {
     for (;;) {
       let pending = this.#groups.get(key);
       if (!pending) {
-        const group = new Group(
-          () => {
-            if (this.#groups.get(key) === pending) this.#groups.delete(key);
-          },
-          () => {
-            this.#executions += 1;
-          },
-        );
+        const group = new Group(() => {
+          if (this.#groups.get(key) === pending) this.#groups.delete(key);
+        });
         pending = start(group, group.signal).then(
           (result) => {
             if (isAsyncIterable(result)) {
@@ -87,34 +74,20 @@ export class SubscriptionGroups {
       return resolved.add(socket, id);
     }
   }
-
-  async info(): Promise<GroupsInfo> {
-    let groups = 0;
-    let members = 0;
-    for (const pending of this.#groups.values()) {
-      const group = await pending.catch(() => null);
-      if (!(group instanceof Group)) continue;
-      groups += 1;
-      members += group.size;
-    }
-    return { groups, members, executions: this.#executions };
-  }
 }
 
 class Group implements Audience {
   readonly #members = new Set<Member>();
   readonly #controller = new AbortController();
   readonly #onClose: () => void;
-  readonly #onExecution: () => void;
   #source: AsyncIterator<ExecutionResult> | null = null;
   #latest: string | null = null;
   #closed = false;
   delivered = 0;
   superseded = 0;
 
-  constructor(onClose: () => void, onExecution: () => void) {
+  constructor(onClose: () => void) {
     this.#onClose = onClose;
-    this.#onExecution = onExecution;
   }
 
   get size(): number {
@@ -157,7 +130,6 @@ class Group implements Audience {
         for (;;) {
           const { value, done } = await source.next();
           if (done || this.#closed) break;
-          this.#onExecution();
           // Serialized once for every member: the ws layer sends these bytes as they are.
           const json = JSON.stringify(value);
           this.#latest = json;

@@ -31,7 +31,7 @@ export function attachWebSocket(
   server: Server,
   yoga: Yoga,
   { authenticate, originPolicy, maxSubscriptions }: WebSocketOptions,
-): { wss: WebSocketServer; groups: SubscriptionGroups; dispose: () => Promise<void> } {
+): { wss: WebSocketServer; dispose: () => Promise<void> } {
   const wss = new WebSocketServer({
     server,
     path: yoga.graphqlEndpoint,
@@ -124,7 +124,6 @@ export function attachWebSocket(
   );
   return {
     wss,
-    groups,
     dispose: async () => {
       for (const client of wss.clients) client.close(1001, 'Going away');
       await disposable.dispose();
