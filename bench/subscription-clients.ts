@@ -62,7 +62,14 @@ async function connect(urls: string[], count: number): Promise<void> {
 
 process.on(
   'message',
-  async (message: { cmd: string; urls?: string[]; count?: number; id?: string; query?: string }) => {
+  async (message: {
+    cmd: string;
+    urls?: string[];
+    count?: number;
+    id?: string;
+    query?: string;
+    unique?: string;
+  }) => {
     switch (message.cmd) {
       case 'connect':
         await connect(message.urls!, message.count!);
@@ -71,13 +78,14 @@ process.on(
       case 'subscribe': {
         const seen = new Set<WebSocket>();
         firstSeen.set(message.id!, seen);
-        const frame = JSON.stringify({
-          id: message.id,
-          type: 'subscribe',
-          payload: { query: message.query },
-        });
+        const frame = (query: string) =>
+          JSON.stringify({ id: message.id, type: 'subscribe', payload: { query } });
+        const shared = frame(message.query!);
         for (let i = 0; i < sockets.length; i++) {
-          sockets[i]!.send(frame);
+          // `unique`: an alias of its own per socket, so no two subscriptions can share a group.
+          sockets[i]!.send(
+            message.unique ? frame(message.query!.replace('{ ', `{ s${message.unique}_${i}: `)) : shared,
+          );
           if (i % 500 === 499) await new Promise((r) => setTimeout(r, 20));
         }
         while (seen.size < sockets.length) await new Promise((r) => setTimeout(r, 50));

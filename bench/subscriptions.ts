@@ -14,7 +14,12 @@
  * share its cores. The file-descriptor limit must allow SUBSCRIBERS sockets (the npm script raises
  * the soft limit to the hard one).
  *
- * SUBSCRIBERS (10000), INTERVAL_MS (1000), DURATION_S (10), WORKERS (4), ROWS (single,redis).
+ * The `ratio` row puts the cost side by side on one instance: RATIO_SUBSCRIBERS subscribers of one
+ * document (one group) against as many distinct documents (an alias per subscriber: one execution
+ * and one serialization each, what every subscriber cost before multiplexing).
+ *
+ * SUBSCRIBERS (10000), RATIO_SUBSCRIBERS (2000), INTERVAL_MS (1000), DURATION_S (10), WORKERS (4),
+ * ROWS (ratio,single,redis).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,7 +34,8 @@ const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 10_000);
 const INTERVAL_MS = Number(process.env.INTERVAL_MS ?? 1000);
 const DURATION_S = Number(process.env.DURATION_S ?? 10);
 const WORKERS = Number(process.env.WORKERS ?? 4);
-const ROWS = (process.env.ROWS ?? 'single,redis').split(',');
+const ROWS = (process.env.ROWS ?? 'ratio,single,redis').split(',');
+const RATIO_SUBSCRIBERS = Number(process.env.RATIO_SUBSCRIBERS ?? 2_000);
 
 const POOL_QUERY = `subscription { poolUtilization(intervalMs: ${INTERVAL_MS}) { at seq total { active utilization } targets { name utilization waiting } instances { name } } }`;
 const STATES_QUERY = `subscription { connectionStates(intervalMs: ${INTERVAL_MS}) { at seq total active idle } }`;
@@ -330,6 +336,61 @@ async function measureRow(
   }
 }
 
+/** Server CPU per interval for one shared document against as many distinct ones, same sockets. */
+async function measureRatio(server: Server): Promise<RowResult> {
+  const lines: string[] = [];
+  const log = (line: string) => {
+    console.log(line);
+    lines.push(line);
+  };
+  const pid = server.child.pid!;
+  const workers = new Workers();
+  await workers.start(2);
+  try {
+    const perWorker = RATIO_SUBSCRIBERS / 2;
+    await workers.all({ cmd: 'connect', urls: [server.wsUrl], count: perWorker }, 'connected');
+    const phase = async (id: string, unique: boolean) => {
+      await workers.all(
+        (i) => ({ cmd: 'subscribe', id, query: POOL_QUERY, unique: unique ? `w${i}` : undefined }),
+        'subscribed',
+      );
+      await sleep(2_000);
+      const before = (await samplers(server.url)).find((s) => s.subscription === 'POOL_UTILIZATION')!;
+      const cpu0 = cpuMs(pid);
+      const t0 = Date.now();
+      await sleep(Math.min(DURATION_S, 6) * 1_000);
+      const cpu = cpuMs(pid) - cpu0;
+      const intervals = (Date.now() - t0) / INTERVAL_MS;
+      const after = (await samplers(server.url)).find((s) => s.subscription === 'POOL_UTILIZATION')!;
+      await workers.all({ cmd: 'complete', id }, 'completed');
+      await sleep(1_500);
+      return {
+        groups: after.groups,
+        executions: (after.executions - before.executions) / intervals,
+        cpuPerInterval: cpu / intervals,
+      };
+    };
+    const same = await phase('same', false);
+    const distinct = await phase('distinct', true);
+    log(`\n## side by side: ${RATIO_SUBSCRIBERS} subscribers on one instance`);
+    log('| subscriptions | groups | GraphQL executions per interval | server CPU per interval |');
+    log('| --- | ---: | ---: | ---: |');
+    log(
+      `| one document (multiplexed) | ${same.groups} | ${same.executions.toFixed(1)} | ${same.cpuPerInterval.toFixed(0)} ms |`,
+    );
+    log(
+      `| distinct documents (an alias each) | ${distinct.groups} | ${distinct.executions.toFixed(1)} | ${distinct.cpuPerInterval.toFixed(0)} ms |`,
+    );
+    log(
+      `- **server CPU, distinct / multiplexed: ${(distinct.cpuPerInterval / Math.max(1, same.cpuPerInterval)).toFixed(1)}×**`,
+    );
+    return { name: 'ratio', lines, p99: Number.NaN, perSubKb: Number.NaN };
+  } finally {
+    workers.close();
+    await sleep(500);
+  }
+}
+
 async function main(): Promise<void> {
   let cluster: EmbeddedCluster | null = null;
   const servers: Server[] = [];
@@ -342,6 +403,15 @@ async function main(): Promise<void> {
     console.log(
       `bench:subscriptions — ${SUBSCRIBERS} subscribers, ${WORKERS} client processes, ${cpus().length} CPUs, Node ${process.version}`,
     );
+
+    if (ROWS.includes('ratio')) {
+      const server = await startServer(databaseUrl, { WS_MAX_SUBSCRIPTIONS: '10' });
+      try {
+        rows.push(await measureRatio(server));
+      } finally {
+        await stopService(server.child);
+      }
+    }
 
     if (ROWS.includes('single')) {
       const server = await startServer(databaseUrl);
