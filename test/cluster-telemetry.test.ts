@@ -101,6 +101,17 @@ describe('cluster-wide telemetry over Redis', () => {
       expect(both.instances.map((i) => i.total.max)).toEqual([3, 4]);
       expect(both.total.max).toBe(7);
 
+      // The same as a query, for the cluster or for the instance asked.
+      type Snapshot = { poolSnapshot: { total: { max: number }; instances: { name: string }[] } };
+      const snapshot = '{ poolSnapshot(scope: SCOPE) { total { max } instances { name } } }';
+      const cluster = await eventually(async () => {
+        const { poolSnapshot } = await gql<Snapshot>(b.url, snapshot.replace('SCOPE', 'CLUSTER'));
+        return poolSnapshot.instances.length === 2 ? poolSnapshot : null;
+      });
+      expect(cluster.total.max).toBe(7);
+      const alone = (await gql<Snapshot>(b.url, snapshot.replace('SCOPE', 'INSTANCE'))).poolSnapshot;
+      expect(alone).toEqual({ total: { max: 4 }, instances: [{ name: 'pp-b' }] });
+
       // One leader for the stream, the same on both instances; the followers take no samples of their own.
       type Samplers = { telemetrySamplers: { subscription: string; leader: string | null }[] };
       const leaderOn = async (i: Instance) =>
@@ -152,8 +163,8 @@ describe('cluster-wide telemetry over Redis', () => {
       await redis.stop();
       const beforeOutage = watching.results.length;
       await watching.waitFor(beforeOutage + 3, 20_000);
-      const alone = watching.results.at(-1)!.data!.poolUtilization;
-      expect(alone.instances.map((i) => i.name)).toEqual([survivor.name]);
+      const outage = watching.results.at(-1)!.data!.poolUtilization;
+      expect(outage.instances.map((i) => i.name)).toEqual([survivor.name]);
     } finally {
       for (const s of subs) s.stop();
       await Promise.all(clients.map((c) => c.dispose()));
