@@ -1,7 +1,9 @@
 import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
 import { type Config, ConfigError, coreSettings, databaseTargets, loadConfig } from './config/index.js';
 import { Poolpilot } from './core/index.js';
 import type { Logger } from './core/logger.js';
+import { ClusterSamples } from './core/telemetry/index.js';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded/index.js';
 import { httpSurface } from './server/http-surface.js';
 import { createLogger, logOptimizations, logSlowStatements } from './server/logger.js';
@@ -64,6 +66,24 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     embedded: embedded !== null,
     log,
   });
+  // With REDIS_URL, telemetry is sampled once for the cluster and fanned out through pub/sub.
+  let shared: { samples: ClusterSamples; redis: Redis } | null = null;
+  if (config.redisUrl) {
+    // Commands fail fast while Redis is away (no offline queue): streams then sample alone.
+    const redis = new Redis(config.redisUrl, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2_000,
+    });
+    redis.on('error', (error: Error) => log.debug({ err: error }, 'Redis connection error'));
+    const samples = new ClusterSamples({
+      redis,
+      instance: config.instanceName,
+      log: log.child({ component: 'cluster-telemetry' }),
+    });
+    poolpilot.telemetry.share(samples);
+    shared = { samples, redis };
+  }
   // Every way in: GraphQL/HTTP, and the PostgreSQL wire front unless WIRE_PORT=0.
   const surfaces: Surface[] = [httpSurface(poolpilot, config, log)];
   if (config.wire.port > 0) surfaces.push(new WireSurface(poolpilot, config.wire, log));
@@ -92,7 +112,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     }, config.shutdownGraceMs + 30_000);
     deadline.unref();
     try {
-      await shutdown({ surfaces, poolpilot, embedded, log, graceMs: config.shutdownGraceMs, signal });
+      await shutdown({ surfaces, poolpilot, embedded, log, graceMs: config.shutdownGraceMs, signal, shared });
       process.exit(0);
     } catch (error) {
       log.error({ err: error }, 'shutdown failed');
@@ -128,6 +148,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
             }
           : {}),
         adminPool: { max: config.adminPool.max },
+        instance: config.instanceName,
+        clusterTelemetry: shared !== null,
         dataRole: primary.data.endpoint.user,
         adminRole: primary.admin.endpoint.user,
         slowStatementMs: config.logSlowStatementMs,
@@ -141,6 +163,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     log.error({ err: error }, 'start-up failed');
     await Promise.all(surfaces.map((s) => s.close().catch(() => undefined)));
     await poolpilot.close(0).catch(() => undefined);
+    await closeShared(shared);
     await embedded?.stop();
     process.exit(1);
   }
@@ -153,6 +176,14 @@ interface ShutdownOptions {
   log: Logger;
   graceMs: number;
   signal: string;
+  /** The cluster's Redis link, closed after the pools (its leases released for the others). */
+  shared?: { samples: ClusterSamples; redis: Redis } | null;
+}
+
+async function closeShared(shared: ShutdownOptions['shared']): Promise<void> {
+  if (!shared) return;
+  await shared.samples.close().catch(() => undefined);
+  await shared.redis.quit().catch(() => undefined);
 }
 
 /**
@@ -166,6 +197,7 @@ export async function shutdown({
   log,
   graceMs,
   signal,
+  shared = null,
 }: ShutdownOptions): Promise<boolean> {
   const started = performance.now();
   log.info(
@@ -177,6 +209,7 @@ export async function shutdown({
     await Promise.all(surfaces.map((s) => s.close()));
     // Anything still leased now is background work (health checks, samplers): a short grace.
     await poolpilot.close(drained ? Math.min(5_000, graceMs) : 0);
+    await closeShared(shared);
   } finally {
     if (embedded) {
       await embedded.stop();

@@ -48,6 +48,10 @@ export interface Config extends CoreSettings {
   shutdownGraceMs: number;
   embedded: { dataDir: string; port: number };
   wire: WireConfig;
+  /** REDIS_URL: the Redis instances of one cluster share (telemetry samplers); null runs alone. */
+  redisUrl: string | null;
+  /** INSTANCE_NAME: this instance within the cluster; host-pid by default. */
+  instanceName: string;
 }
 
 /** The PostgreSQL wire-protocol front. */
@@ -320,6 +324,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       port: int('EMBEDDED_PG_PORT', DEFAULTS.EMBEDDED_PG_PORT, 1, 65_535)!,
     },
     wire,
+    redisUrl: fleet?.redisUrl ?? null,
+    instanceName: fleet?.instanceName ?? (env.INSTANCE_NAME?.trim() || defaultInstanceName()),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -333,10 +339,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 function parseFleet(env: Env, problems: string[]): FleetSettings | null {
   const raw = env.REDIS_URL?.trim();
   // The default is always acceptable, whatever the host is called (a long pod name, say).
-  const fallback = `${hostname()
-    .replace(/[^A-Za-z0-9._:-]/g, '-')
-    .slice(0, 52)}-${process.pid}`;
-  const name = env.INSTANCE_NAME?.trim() || fallback;
+  const name = env.INSTANCE_NAME?.trim() || defaultInstanceName();
   if (!/^[A-Za-z0-9._:-]{1,64}$/.test(name)) {
     problems.push(
       `INSTANCE_NAME=${JSON.stringify(env.INSTANCE_NAME)} is not accepted: expected 1 to 64 letters, digits, '.', '_', ':' or '-'`,
@@ -356,6 +359,13 @@ function parseFleet(env: Env, problems: string[]): FleetSettings | null {
     return null;
   }
   return { redisUrl: raw, instanceName: name };
+}
+
+/** host-pid, always acceptable whatever the host is called (a long pod name, say). */
+function defaultInstanceName(): string {
+  return `${hostname()
+    .replace(/[^A-Za-z0-9._:-]/g, '-')
+    .slice(0, 52)}-${process.pid}`;
 }
 
 type IntReader = (name: string, fallback: number | null, min: number, max: number) => number | null;

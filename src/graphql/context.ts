@@ -1,5 +1,6 @@
 import type { Config, Role } from '../config/index.js';
 import type { Poolpilot } from '../core/index.js';
+import type { Audience } from '../core/telemetry/index.js';
 
 /** Who is asking: `role` is null only when auth is on and no valid token was given. */
 export interface Viewer {
@@ -19,4 +20,6 @@ export interface Context {
    * header, or `connectionParams.session` of a WebSocket; null when none was given.
    */
   session: string | null;
+  /** Set for a multiplexed subscription: the group of subscribers its one execution serves. */
+  audience?: Audience;
 }

@@ -1,11 +1,18 @@
 import type { Server } from 'node:http';
-import { type DocumentNode, GraphQLError } from 'graphql';
+import {
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  GraphQLError,
+  getOperationAST,
+} from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode } from '../core/index.js';
 import type { Viewer } from '../graphql/context.js';
 import { type OriginPolicy, verifyUpgrade } from './origin.js';
+import { groupKey, SubscriptionGroups } from './subscription-groups.js';
 import type { Yoga } from './yoga.js';
 
 export interface WebSocketOptions {
@@ -35,6 +42,7 @@ export function attachWebSocket(
   const gone = new WeakMap<object, AbortSignal>();
   // connectionParams.session: the socket's session name for read-your-writes (checked where used).
   const sessions = new WeakMap<object, string>();
+  const groups = new SubscriptionGroups();
   const disposable = useServer<Record<string, unknown>>(
     {
       onConnect: (ctx) => {
@@ -54,8 +62,20 @@ export function attachWebSocket(
         return true;
       },
       execute: (args) => (args.rootValue as EnvelopRoot).execute(args),
-      subscribe: (args) => (args.rootValue as EnvelopRoot).subscribe(args),
-      onSubscribe: async (ctx, _id, payload) => {
+      subscribe: (args) => {
+        const root = args.rootValue as EnvelopRoot;
+        const shared = root.multiplex;
+        if (!shared) return root.subscribe(args) as never;
+        // The group's one execution gets a context of its own: the group's viewer, its audience,
+        // and a signal that ends with the group rather than with any one socket.
+        return groups.join(shared.key, shared.socket, shared.id, async (audience, signal) =>
+          root.subscribe({
+            ...args,
+            contextValue: await shared.contextFactory({ viewer: shared.viewer, signal, audience }),
+          }),
+        ) as never;
+      },
+      onSubscribe: async (ctx, id, payload) => {
         // graphql-ws has already registered this one: more than the cap means one too many.
         if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
           return [
@@ -80,21 +100,31 @@ export function attachWebSocket(
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        const args = {
+        const errors = validate(schema, document);
+        if (errors.length) return errors;
+        const viewer = viewers.get(ctx);
+        const root: EnvelopRoot = { execute, subscribe } as EnvelopRoot;
+        const operation = getOperationAST(document, payload.operationName)?.operation;
+        if (operation === 'subscription') {
+          root.multiplex = {
+            key: groupKey(document, payload.operationName, payload.variables, viewer),
+            socket: ctx.extra.socket,
+            id,
+            viewer,
+            contextFactory,
+          };
+        }
+        return {
           schema,
           operationName: payload.operationName,
           document,
           variableValues: payload.variables,
-          contextValue: await contextFactory({
-            viewer: viewers.get(ctx),
-            signal: gone.get(ctx),
-            session: sessions.get(ctx) ?? null,
-          }),
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
+          // A multiplexed subscription's context is its group's, made when the group starts.
+          contextValue: root.multiplex
+            ? null
+            : await contextFactory({ viewer, signal: gone.get(ctx), session: sessions.get(ctx) ?? null }),
+          rootValue: root,
+        } satisfies ExecutionArgs;
       },
     },
     wss,
@@ -109,6 +139,13 @@ export function attachWebSocket(
 }
 
 interface EnvelopRoot {
-  execute: (args: unknown) => never;
-  subscribe: (args: unknown) => never;
+  execute: (args: ExecutionArgs) => never;
+  subscribe: (args: ExecutionArgs) => Promise<AsyncIterable<ExecutionResult> | ExecutionResult> | never;
+  multiplex?: {
+    key: string;
+    socket: WebSocket;
+    id: string;
+    viewer: Viewer | undefined;
+    contextFactory: (extra: Record<string, unknown>) => unknown;
+  };
 }

@@ -3,6 +3,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config/index.js';
 import { type Poolpilot, VERSION } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
+import type { Audience } from '../core/telemetry/index.js';
 import type { Context, Viewer } from '../graphql/context.js';
 import { toGraphQLError } from '../graphql/errors.js';
 import { schema } from '../graphql/schema.js';
@@ -18,6 +19,8 @@ export interface ServerContext {
   signal?: AbortSignal;
   /** WebSocket: connectionParams.session. */
   session?: string | null;
+  /** A multiplexed WebSocket subscription's group (subscription-groups.ts). */
+  audience?: Audience;
   [key: string]: unknown;
 }
 export type Yoga = YogaServerInstance<ServerContext, Context>;
@@ -86,6 +89,7 @@ export function createPoolpilotYoga({
       viewer: initial.viewer ?? authenticate(initial.request?.headers.get('authorization')),
       signal: initial.signal ?? clientGoneSignal(initial.res),
       session: initial.session ?? initial.request?.headers.get(SESSION_HEADER) ?? null,
+      audience: initial.audience,
     }),
     maskedErrors: { maskError: (error) => toGraphQLError(error, log) },
     logging: {

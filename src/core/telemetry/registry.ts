@@ -1,5 +1,29 @@
 import type { Logger } from '../logger.js';
-import { Sampler, type SamplerInfo, type SampleStream, type TakeSample } from './sampler.js';
+import {
+  type Audience,
+  everyInterval,
+  Sampler,
+  type SamplerInfo,
+  type SampleSource,
+  type SampleStream,
+  type TakeSample,
+} from './sampler.js';
+
+/**
+ * Where the samples of a (stream, interval) come from when the cluster shares them: one instance
+ * takes them with `take`, every instance receives them. `leader` names the instance taking them.
+ */
+export interface SharedSources {
+  source<T>(stream: string, intervalMs: number, take: TakeSample<T>): SampleSource<T>;
+  leader(stream: string, intervalMs: number): string | null;
+}
+
+export interface SubscribeOptions {
+  /** The subscriptions this subscriber fans samples out to (a multiplexed group). */
+  audience?: Audience;
+  /** Sample this instance alone even when the cluster shares samples. */
+  local?: boolean;
+}
 
 export interface IntervalLimits {
   minMs: number;
@@ -40,6 +64,7 @@ export class SamplerRegistry {
   readonly limits: Readonly<IntervalLimits>;
   readonly #samplers = new Map<string, Sampler<unknown>>();
   readonly #log: Logger;
+  #shared: SharedSources | null = null;
   #closed = false;
 
   constructor(log: Logger, limits: IntervalLimits = INTERVAL_LIMITS) {
@@ -49,31 +74,41 @@ export class SamplerRegistry {
 
   /**
    * Subscribes to `stream` at the effective interval (clamped, rounded up to a step). `create` builds the sampling function for a
-   * new sampler only, so any state it keeps (previous counters for rates) is per sampler.
+   * new sampler only, so any state it keeps (previous counters for rates) is per sampler; `shared` says
+   * whether its samples are the cluster's (taken here only while this instance leads the stream).
    */
   subscribe<T>(
     stream: string,
     requestedMs: number | null | undefined,
-    create: (intervalMs: number) => TakeSample<T>,
+    create: (intervalMs: number, shared: boolean) => TakeSample<T>,
+    { audience, local = false }: SubscribeOptions = {},
   ): SampleStream<T> {
     if (this.#closed) throw new Error('telemetry is closed');
     const intervalMs = clampInterval(requestedMs, this.limits);
-    const key = `${stream}@${intervalMs}`;
+    const shared = local ? null : this.#shared;
+    const key = `${stream}@${intervalMs}${shared ? '' : ':local'}`;
     let sampler = this.#samplers.get(key) as Sampler<T> | undefined;
     if (!sampler || sampler.stopped) {
+      const onError = (error: unknown) => this.#log.warn({ err: error, stream }, 'sample failed');
+      const take = create(intervalMs, shared !== null);
       const created: Sampler<T> = new Sampler<T>(
         stream,
         intervalMs,
-        create(intervalMs),
+        shared ? shared.source(stream, intervalMs, take) : everyInterval(intervalMs, take, onError),
         () => {
           if (this.#samplers.get(key) === created) this.#samplers.delete(key);
         },
-        this.#log,
+        shared ? () => shared.leader(stream, intervalMs) : undefined,
       );
       sampler = created;
       this.#samplers.set(key, sampler as Sampler<unknown>);
     }
-    return sampler.subscribe();
+    return sampler.subscribe(audience);
+  }
+
+  /** From now on, new samplers (not local ones) get their samples from `shared`. */
+  share(shared: SharedSources | null): void {
+    this.#shared = shared;
   }
 
   /** The samplers running now. */

@@ -1,6 +1,8 @@
+import { hostname } from 'node:os';
 import type { ClientSummary } from '../clients/index.js';
 import type { Logger } from '../logger.js';
 import type { Cluster } from '../pool/index.js';
+import type { ClusterSamples } from './cluster-samples.js';
 import {
   type ActivityRow,
   type ConnectionStatesSample,
@@ -13,8 +15,14 @@ import { dockerProbe } from './cpu/docker-source.js';
 import { procProbe } from './cpu/proc-source.js';
 import { ServerProcessLocator } from './cpu/server-process.js';
 import type { CpuSourceProbe } from './cpu/source.js';
-import { type PoolSample, poolSampleTaker, type QueueFigures } from './pool-sample.js';
-import { type IntervalLimits, SamplerRegistry } from './registry.js';
+import {
+  type InstancePools,
+  instancePools,
+  type PoolSample,
+  poolSampleTaker,
+  type QueueFigures,
+} from './pool-sample.js';
+import { type IntervalLimits, SamplerRegistry, type SubscribeOptions } from './registry.js';
 import type { SamplerInfo, SampleStream } from './sampler.js';
 import { singleFlight } from './single-flight.js';
 import { SERVER_PROCESS_SQL } from './sql.js';
@@ -30,6 +38,8 @@ export interface TelemetryOptions {
   /** Wire-front clients by state, read at sample time. */
   clientState?: () => ClientSummary | null;
   log: Logger;
+  /** This instance's name in pool samples; INSTANCE_NAME's default (host-pid) when absent. */
+  instanceName?: string;
   limits?: IntervalLimits;
   dockerSocket?: string;
   procRoot?: string;
@@ -50,9 +60,12 @@ export class Telemetry {
   readonly cpuSources: CpuSources;
   readonly #options: TelemetryOptions;
   readonly #readActivity: () => Promise<ActivityRow[]>;
+  #cluster: ClusterSamples | null = null;
+  #instance: string;
 
   constructor(options: TelemetryOptions) {
     this.#options = options;
+    this.#instance = options.instanceName ?? `${hostname()}-${process.pid}`;
     this.#readActivity = singleFlight(() =>
       readActivity(options.cluster.primary.admin, options.applicationName),
     );
@@ -72,26 +85,65 @@ export class Telemetry {
     );
   }
 
-  poolUtilization(intervalMs?: number | null): SampleStream<PoolSample> {
+  /**
+   * From now on every stream subscribed without `local` is sampled once for the whole cluster, and
+   * this instance's pool figures are reported for the others' pool samples.
+   */
+  share(cluster: ClusterSamples): void {
+    this.#cluster = cluster;
+    this.#instance = cluster.instance;
+    this.registry.share(cluster);
+    cluster.reportPools(() => this.#ownPools());
+  }
+
+  /** The cluster sharing this instance's telemetry; null when it samples alone. */
+  get cluster(): ClusterSamples | null {
+    return this.#cluster;
+  }
+
+  #ownPools(): InstancePools {
     const { cluster, queueState, clientState } = this.#options;
-    return this.registry.subscribe('poolUtilization', intervalMs, (ms) =>
-      poolSampleTaker(
-        ms,
-        () => cluster.state(),
-        () => queueState?.() ?? null,
-        () => clientState?.() ?? null,
-      ),
+    return instancePools(this.#instance, cluster.state(), queueState?.() ?? null, clientState?.() ?? null);
+  }
+
+  #readPools(shared: boolean): () => InstancePools[] | Promise<InstancePools[]> {
+    const cluster = shared ? this.#cluster : null;
+    return cluster ? () => cluster.readPools(this.#ownPools()) : () => [this.#ownPools()];
+  }
+
+  poolUtilization(intervalMs?: number | null, options?: SubscribeOptions): SampleStream<PoolSample> {
+    return this.registry.subscribe(
+      'poolUtilization',
+      intervalMs,
+      (ms, shared) => poolSampleTaker(ms, this.#readPools(shared)),
+      options,
     );
   }
 
-  containerCpu(intervalMs?: number | null): SampleStream<CpuSample> {
-    return this.registry.subscribe('containerCpu', intervalMs, (ms) => cpuSampleTaker(ms, this.cpuSources));
+  /** The pools now, as a pool sample without rates: every live instance's, or (`local`) this one's. */
+  poolSnapshot(local = false): Promise<PoolSample> {
+    return poolSampleTaker(0, this.#readPools(!local))();
   }
 
-  connectionStates(intervalMs?: number | null): SampleStream<ConnectionStatesSample> {
+  containerCpu(intervalMs?: number | null, options?: SubscribeOptions): SampleStream<CpuSample> {
+    return this.registry.subscribe(
+      'containerCpu',
+      intervalMs,
+      (ms) => cpuSampleTaker(ms, this.cpuSources),
+      options,
+    );
+  }
+
+  connectionStates(
+    intervalMs?: number | null,
+    options?: SubscribeOptions,
+  ): SampleStream<ConnectionStatesSample> {
     const primary = this.#options.cluster.primary.pool;
-    return this.registry.subscribe('connectionStates', intervalMs, (ms) =>
-      connectionStatesTaker(ms, primary.name, this.#readActivity),
+    return this.registry.subscribe(
+      'connectionStates',
+      intervalMs,
+      (ms) => connectionStatesTaker(ms, primary.name, this.#readActivity),
+      options,
     );
   }
 

@@ -30,7 +30,26 @@ const SamplerRef = builder.objectRef<SamplerInfo>('TelemetrySampler').implement(
       deprecationReason: 'Use subscription, the same as an enum.',
     }),
     intervalMs: t.exposeInt('intervalMs', { description: 'Milliseconds between samples.' }),
-    subscribers: t.exposeInt('subscribers', { description: 'Subscriptions it serves now.' }),
+    subscribers: t.exposeInt('subscribers', {
+      description: 'Subscriptions it serves now, counting every member of a multiplexed group.',
+    }),
+    groups: t.exposeInt('groups', {
+      description:
+        'Groups it hands each sample to: WebSocket subscriptions with the same document, variables and role ' +
+        'form one group, executed and serialized once per sample.',
+    }),
+    executions: t.field({
+      type: 'SafeInt',
+      description:
+        'Samples executed through GraphQL since it started: one per sample per group, not per subscriber.',
+      resolve: (s) => s.handedOut,
+    }),
+    leader: t.string({
+      nullable: true,
+      description:
+        'The instance taking the samples when the cluster shares them (REDIS_URL); null when this instance samples alone.',
+      resolve: (s) => s.leader,
+    }),
     samplesTaken: t.exposeInt('samplesTaken', { description: 'Samples taken since the sampler started.' }),
     delivered: t.field({
       type: 'SafeInt',

@@ -120,7 +120,8 @@ builder.subscriptionField('connectionStates', (t) =>
     description:
       'Connection-state samples: counts by state, wait-event type, application and database, lock waits and ages.',
     args: { intervalMs: t.arg.int({ required: false, description: INTERVAL_ARG_DESCRIPTION }) },
-    subscribe: (_root, args, ctx) => ctx.poolpilot.telemetry.connectionStates(args.intervalMs),
+    subscribe: (_root, args, ctx) =>
+      ctx.poolpilot.telemetry.connectionStates(args.intervalMs, { audience: ctx.audience }),
     resolve: (sample) => sample,
   }),
 );

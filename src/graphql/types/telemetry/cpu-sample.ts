@@ -67,7 +67,8 @@ builder.subscriptionField('containerCpu', (t) =>
     description:
       'CPU of the PostgreSQL server (Docker container, local process tree or cgroup), percent and cores.',
     args: { intervalMs: t.arg.int({ required: false, description: INTERVAL_ARG_DESCRIPTION }) },
-    subscribe: (_root, args, ctx) => ctx.poolpilot.telemetry.containerCpu(args.intervalMs),
+    subscribe: (_root, args, ctx) =>
+      ctx.poolpilot.telemetry.containerCpu(args.intervalMs, { audience: ctx.audience }),
     resolve: (sample) => sample,
   }),
 );

@@ -1,5 +1,6 @@
 import type {
   PoolFiguresSample,
+  PoolInstanceSample,
   PoolSample,
   PoolTargetSample,
   QueueFigures,
@@ -64,6 +65,52 @@ const PoolSampleQueueRef = builder.objectRef<QueueFigures>('PoolSampleQueue').im
   }),
 });
 
+export const TelemetryScopeEnum = builder.enumType('TelemetryScope', {
+  description: 'Whose pools a pool sample covers.',
+  values: {
+    CLUSTER: {
+      value: 'cluster',
+      description:
+        'Every live instance sharing REDIS_URL, sampled once for all by one of them; this instance alone without REDIS_URL.',
+    },
+    INSTANCE: { value: 'instance', description: 'This instance alone, sampled here.' },
+  } as const,
+});
+
+const PoolSampleInstanceRef = builder.objectRef<PoolInstanceSample>('PoolSampleInstance').implement({
+  description: "One instance's part of a pool sample.",
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'INSTANCE_NAME (host-pid by default).' }),
+    status: t.field({
+      type: ServiceStatusEnum,
+      description: 'The instance as a whole.',
+      resolve: (s) => s.status,
+    }),
+    total: t.field({
+      type: PoolSampleTotalRef,
+      description: "Summed over the instance's targets.",
+      resolve: (s) => s.total,
+    }),
+    targets: t.field({
+      type: [PoolSampleTargetRef],
+      description: 'The primary first, then each replica.',
+      resolve: (s) => s.targets,
+    }),
+    queue: t.field({
+      type: PoolSampleQueueRef,
+      nullable: true,
+      description: 'Its complex-query queue; null when it runs none.',
+      resolve: (s) => s.queue,
+    }),
+    clients: t.field({
+      type: ClientSummaryRef,
+      nullable: true,
+      description: 'Its wire-front clients by state.',
+      resolve: (s) => s.clients,
+    }),
+  }),
+});
+
 export const PoolSampleRef = builder.objectRef<PoolSample>('PoolSample').implement({
   description: 'Pool utilization at one instant, per target and in total.',
   fields: (t) => ({
@@ -75,18 +122,24 @@ export const PoolSampleRef = builder.objectRef<PoolSample>('PoolSample').impleme
     elapsedMs: t.exposeInt('elapsedMs', { description: 'Time the per-sample rates cover; 0 for the first.' }),
     status: t.field({
       type: ServiceStatusEnum,
-      description: 'The service as a whole.',
+      description: 'The service as a whole (the worst of its instances).',
       resolve: (s) => s.status,
     }),
     total: t.field({
       type: PoolSampleTotalRef,
-      description: 'Summed over every target.',
+      description:
+        'Summed over every target of every instance covered (acquireWaitP95Ms: the worst instance’s).',
       resolve: (s) => s.total,
     }),
     targets: t.field({
       type: [PoolSampleTargetRef],
-      description: 'The primary first, then each replica.',
+      description: 'The primary first, then each replica; each summed over the instances covered.',
       resolve: (s) => s.targets,
+    }),
+    instances: t.field({
+      type: [PoolSampleInstanceRef],
+      description: "Each instance's own figures, by name: this one alone, or every live one of the cluster.",
+      resolve: (s) => s.instances,
     }),
     queue: t.field({
       type: PoolSampleQueueRef,
@@ -108,8 +161,36 @@ builder.subscriptionField('poolUtilization', (t) =>
     type: PoolSampleRef,
     description:
       'Pool utilization samples: total/idle/active/waiting, rates and the queue, per target and total.',
-    args: { intervalMs: t.arg.int({ required: false, description: INTERVAL_ARG_DESCRIPTION }) },
-    subscribe: (_root, args, ctx) => ctx.poolpilot.telemetry.poolUtilization(args.intervalMs),
+    args: {
+      intervalMs: t.arg.int({ required: false, description: INTERVAL_ARG_DESCRIPTION }),
+      scope: t.arg({
+        type: TelemetryScopeEnum,
+        required: false,
+        description: 'CLUSTER (default): every instance sharing REDIS_URL; INSTANCE: this one alone.',
+      }),
+    },
+    subscribe: (_root, args, ctx) =>
+      ctx.poolpilot.telemetry.poolUtilization(args.intervalMs, {
+        audience: ctx.audience,
+        local: args.scope === 'instance',
+      }),
     resolve: (sample) => sample,
+  }),
+);
+
+builder.queryField('poolSnapshot', (t) =>
+  t.field({
+    type: PoolSampleRef,
+    description:
+      'The pools now, as a poolUtilization sample without rates (seq 1, elapsedMs 0): summed over every live ' +
+      'instance sharing REDIS_URL (scope CLUSTER, the default; as last reported, every 250 ms) or this instance alone.',
+    args: {
+      scope: t.arg({
+        type: TelemetryScopeEnum,
+        required: false,
+        description: 'CLUSTER (default) or INSTANCE.',
+      }),
+    },
+    resolve: (_root, args, ctx) => ctx.poolpilot.telemetry.poolSnapshot(args.scope === 'instance'),
   }),
 );
