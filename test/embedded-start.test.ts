@@ -170,7 +170,7 @@ describe('npm start with nothing configured', () => {
     await again.end();
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-  });
+  }, 180_000); // two starts and an initdb: minutes when the rest of the suite shares the two cores
 
   it.runIf(userInfo().uid === 0)(
     'falls back to a reachable folder when the PostgreSQL user cannot reach the data folder',

@@ -271,8 +271,7 @@ export class ProxySession implements ClientSession {
         const nameEnd = body.indexOf(0);
         const text = cString(body, nameEnd + 1);
         if (frontCommand(text)) {
-          // A named statement is the client's name, not the server's: the server gets it unnamed.
-          this.#frontExtended('');
+          this.#frontExtended(body.toString('utf8', 0, nameEnd));
           return;
         }
         if (nameEnd > 0) {
@@ -663,9 +662,15 @@ export class ProxySession implements ClientSession {
       this.#refuse(error, 'extended');
       return;
     }
-    // Mid-batch the server must fail it, so its extended-protocol state stays the client's.
+    // Mid-batch the server must fail it, so its extended-protocol state stays the client's: the
+    // statement becomes one that raises the error when run (a named one under poolpilot's name).
+    const rest = Buffer.from(`${raiseStatement(error)}\0\0\0`);
+    if (name !== '') {
+      this.#parseNamed(name, rest);
+      return;
+    }
     this.#channel.clientParse();
-    this.#channel.write(parseMessage(name, Buffer.from(`${raiseStatement(error)}\0\0\0`)));
+    this.#channel.write(parseMessage('', rest));
   }
 
   /** Resolves once every request of the unit under way has been answered (at once when none is). */

@@ -57,7 +57,22 @@ export async function startWire(
   let pp: RunningCore | null = null;
   let surface: WireSurface | null = null;
   try {
-    if (options.setup) await run(db.url(primaryUrl), options.setup);
+    if (options.setup) {
+      await run(db.url(primaryUrl), options.setup);
+      // The setup is on the replica before poolpilot starts, whatever its health interval.
+      if (withReplica) {
+        const { rows } = await run(db.url(primaryUrl), 'SELECT pg_current_wal_insert_lsn()::text AS lsn');
+        const lsn = rows[0].lsn as string;
+        await eventually(async () => {
+          const replayed = await run(
+            db.url(replicaUrl!),
+            'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok',
+            [lsn],
+          );
+          return replayed.rows[0].ok === true;
+        }, 20_000);
+      }
+    }
     pp = await startCore({
       DATABASE_URL: db.url(primaryUrl),
       DB_REPLICA_URLS: withReplica ? db.url(replicaUrl!) : undefined,
