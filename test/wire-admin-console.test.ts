@@ -215,7 +215,7 @@ describe('admin console: SHOW with PgBouncer columns, figures from the core', ()
     try {
       for (let i = 0; i < 5; i++) await app.query('SELECT $1::int AS n', [i]);
       await app.query('BEGIN');
-      await app.query('SELECT 1');
+      await app.query({ name: 'held', text: 'SELECT 1' });
       // Figures read one after the other agree only while nothing moves: no connection being opened.
       await eventually(() =>
         wire.front.pp.poolpilot.cluster.targets.every((t) => t.pool.state().connecting === 0),
@@ -258,6 +258,7 @@ describe('admin console: SHOW with PgBouncer columns, figures from the core', ()
       expect(Number(stats.primary.total_server_assignment_count)).toBe(6);
       const mine = clients.find((r) => r.user === WIRE_USER && r.state === 'active');
       expect(mine).toMatchObject({ type: 'C', database: wire.front.database, link: 'primary', tls: '' });
+      expect(Number(mine?.prepared_statements)).toBe(1);
       expect(clients.filter((r) => r.database === 'pgbouncer')).toHaveLength(1);
       const active = servers.find((r) => r.database === 'primary' && r.state === 'active');
       const pids = await app.query('SELECT pg_backend_pid() AS pid');

@@ -263,7 +263,7 @@ export function showClients(src: ConsoleSource): Table {
         0,
         tls,
         info.applicationName,
-        0,
+        info.preparedStatements,
         info.id,
       ];
     }),

@@ -188,6 +188,7 @@ export class ProxySession implements ClientSession {
     this.#session = session;
     this.#registry = registry;
     this.record = record;
+    record.preparedStatements = () => this.#prepared.size;
     this.#log = log;
     this.#onClosed = onClosed;
     this.#mode = new TransactionMode(client.parameters);

@@ -198,6 +198,7 @@ export class WireSurface implements Surface {
           transactionAgeMs: null,
           waitMs: null,
           lastRequestAt: session.lastRequestAt,
+          preparedStatements: 0,
         },
         localAddress: c.socket.localAddress ?? '',
         localPort: c.socket.localPort ?? 0,

@@ -24,6 +24,8 @@ export interface ClientInfo {
   waitMs: number | null;
   /** When its latest unit of work started (its latest request that needed a server). */
   lastRequestAt: Date | null;
+  /** Named prepared statements the client holds now (PgBouncer's prepared_statements). */
+  preparedStatements: number;
 }
 
 /** PgBouncer's SHOW STATS counters, since start-up (times in microseconds, as PgBouncer has them). */
@@ -60,7 +62,7 @@ export class ClientRecord {
   readonly id: number;
   readonly info: Omit<
     ClientInfo,
-    'id' | 'state' | 'target' | 'transactionAgeMs' | 'waitMs' | 'lastRequestAt'
+    'id' | 'state' | 'target' | 'transactionAgeMs' | 'waitMs' | 'lastRequestAt' | 'preparedStatements'
   >;
   state: ClientState = 'idle';
   target: string | null = null;
@@ -68,6 +70,8 @@ export class ClientRecord {
   waitingSince: number | null = null;
   /** Date.now() when its latest unit of work started; 0 before the first. */
   lastRequestAt = 0;
+  /** Counts the client's named prepared statements; the surface that keeps them sets it. */
+  preparedStatements: () => number = () => 0;
   readonly #registry: ClientRegistry;
   readonly #kill: ((reason: string) => void) | null;
 
@@ -135,6 +139,7 @@ export class ClientRecord {
       transactionAgeMs: this.unitStartedAt === null ? null : now - this.unitStartedAt,
       waitMs: this.waitingSince === null ? null : now - this.waitingSince,
       lastRequestAt: this.lastRequestAt === 0 ? null : new Date(this.lastRequestAt),
+      preparedStatements: this.preparedStatements(),
     };
   }
 }
