@@ -1,4 +1,4 @@
-import type { ClientInfo, TrafficCounters } from '../core/clients/index.js';
+import { type ClientInfo, type TrafficCounters, zeroTraffic } from '../core/clients/index.js';
 import type { Poolpilot } from '../core/poolpilot.js';
 import { TypeOid } from './backend-messages.js';
 
@@ -200,16 +200,7 @@ export function showStatsHalf(src: ConsoleSource, period: Period, half: 'totals'
   );
 }
 
-const zero: TrafficCounters = {
-  assignments: 0,
-  transactions: 0,
-  statements: 0,
-  transactionTimeUs: 0,
-  statementTimeUs: 0,
-  waitTimeUs: 0,
-  bytesReceived: 0,
-  bytesSent: 0,
-};
+const zero: TrafficCounters = zeroTraffic();
 
 const SOCKET_TYPES = 'ssssssisiTTiiississii';
 const SOCKET_COLUMNS = [

@@ -238,7 +238,8 @@ export class ClientRegistry {
   }
 }
 
-function zeroTraffic(): TrafficCounters {
+/** Counters of a target no client has used yet. */
+export function zeroTraffic(): TrafficCounters {
   return {
     assignments: 0,
     transactions: 0,

@@ -6,4 +6,5 @@ export {
   type ClientSummary,
   type FrontStatus,
   type TrafficCounters,
+  zeroTraffic,
 } from './client-registry.js';
