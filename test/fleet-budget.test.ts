@@ -3,9 +3,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LEASE_MS } from '../src/core/fleet/index.js';
+import { freePort } from '../src/embedded/free-port.js';
 import { spawnService, stopService, waitHealthy } from '../support/service-process.js';
 import { createTestDatabase, DATA_ROLE, type TestDatabase } from './harness/database.js';
-import { freePort, startRedis, type TestRedis } from './harness/redis.js';
+import { startRedis, type TestRedis } from './harness/redis.js';
 
 /**
  * Three poolpilot processes on one Redis against the harness's primary + replica, with one

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
+import { freePort } from '../../src/embedded/free-port.js';
 
 /** Debian's redis-server (`.ci/run` installs it). */
 export const REDIS_SERVER = '/usr/bin/redis-server';
@@ -11,15 +12,6 @@ export interface TestRedis {
   stop(): Promise<void>;
   start(): Promise<void>;
   readonly running: boolean;
-}
-
-/** A free loopback TCP port (bound and released at once). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**

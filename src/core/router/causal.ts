@@ -43,7 +43,7 @@ const HINT = /\/\*\s*poolpilot\.after_lsn\s*=\s*'?([^\s*']*)'?\s*\*\//i;
  * is not a WAL position is BAD_USER_INPUT (ignoring it could serve a stale read).
  */
 export function hintedAfterLsn(sql: string): bigint | null {
-  if (!sql.includes('poolpilot.after_lsn') && !/poolpilot\.after_lsn/i.test(sql)) return null;
+  if (!/poolpilot\.after_lsn/i.test(sql)) return null;
   const match = HINT.exec(sql);
   if (!match) return null;
   return parseAfterLsn(match[1] ?? '', 'the poolpilot.after_lsn hint');

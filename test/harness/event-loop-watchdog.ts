@@ -1,0 +1,47 @@
+import { Worker } from 'node:worker_threads';
+import { afterEach, beforeEach, expect } from 'vitest';
+
+/**
+ * A test worker whose event loop stops turning (a synchronous or microtask loop) never reaches
+ * its timeouts: vitest waits on it until the heap runs out, without saying where. This watchdog,
+ * on its own thread, notices a main thread silent for BLOCKED_MS, names the file and the test
+ * that were running, and ends the worker, so the run fails within a minute and says where.
+ */
+const BLOCKED_MS = 45_000;
+const KEY = Symbol.for('poolpilot.test.watchdog');
+
+const globals = globalThis as { [KEY]?: true };
+if (!globals[KEY]) {
+  globals[KEY] = true;
+  const beat = new Int32Array(new SharedArrayBuffer(4));
+  const seconds = () => Math.floor(performance.now() / 1000);
+  Atomics.store(beat, 0, seconds());
+  setInterval(() => Atomics.store(beat, 0, seconds()), 1000).unref();
+
+  // fs.writeSync on fd 2: a worker thread's process.stderr is written by the main thread, which
+  // is the one that is stuck.
+  const watchdog = new Worker(
+    `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { writeSync } = require('node:fs');
+    const { beat, blockedMs, file } = workerData;
+    let test = 'loading the file';
+    parentPort.on('message', (name) => { test = name; });
+    const seconds = () => Math.floor(performance.now() / 1000);
+    setInterval(() => {
+      const silent = seconds() - Atomics.load(beat, 0);
+      if (silent * 1000 < blockedMs) return;
+      writeSync(2, '\\n[watchdog] ' + file + ': the event loop has not turned for ' + silent +
+        ' s, in "' + test + '"; ending this test worker\\n');
+      process.kill(process.pid, 'SIGKILL');
+    }, 5000);
+    `,
+    {
+      eval: true,
+      workerData: { beat, blockedMs: BLOCKED_MS, file: expect.getState().testPath ?? 'a test file' },
+    },
+  );
+  watchdog.unref();
+  beforeEach(() => watchdog.postMessage(expect.getState().currentTestName ?? 'a test'));
+  afterEach(() => watchdog.postMessage('after a test (hooks, teardown)'));
+}
