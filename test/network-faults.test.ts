@@ -120,6 +120,64 @@ describe.runIf(replicaUrl)('network faults between poolpilot and its servers', (
     );
   });
 
+  it("ends a wire client's statement on a stalled replica with an error, then serves on the primary", async () => {
+    primaryProxy.set({ kind: 'pass' });
+    replicaProxy.set({ kind: 'pass' });
+    const pp = await poolpilot({
+      DB_CONN_TIMEOUT: String(CONN_TIMEOUT_MS),
+      WIRE_USERS: `app:${formatVerifier(createVerifier('wire password'))}`,
+    });
+    const replica = pp.poolpilot.cluster.replicas[0]!;
+    const surface = new WireSurface(
+      pp.poolpilot,
+      { ...pp.config.wire, port: 0, host: '127.0.0.1' },
+      silentLogger,
+    );
+    await surface.listen();
+    onTestFinished(() => surface.close());
+    const connect = async () => {
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port: surface.listener.address!.port,
+        user: 'app',
+        password: 'wire password',
+        database: db.name,
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      onTestFinished(() => client.end().catch(() => undefined));
+      return client;
+    };
+    const read = 'SELECT pg_is_in_recovery() AS standby, count(*)::int AS n FROM r, pg_sleep(0.5)';
+    const caught = await connect();
+    await eventually(async () => (await caught.query(read)).rows[0].standby === true);
+
+    // The statement is under way on the replica when its traffic stalls (sockets kept open).
+    const pending = caught.query(read).then(
+      () => ({ ok: true as const }),
+      (e: { code?: string; message: string }) => ({ ok: false as const, code: e.code, message: e.message }),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const stalledAt = performance.now();
+    replicaProxy.set({ kind: 'drop' });
+    const outcome = await pending;
+    const endedAfterMs = performance.now() - stalledAt;
+    // Never a success from a server that stopped answering, and never a wait without end.
+    expect(outcome.ok).toBe(false);
+    if (!outcome.ok && outcome.code !== undefined) expect(outcome.code).toBe('08006');
+    expect(replica.isUp).toBe(false);
+    // A new client is served by the primary meanwhile.
+    const next = await connect();
+    const served = await next.query(read);
+    expect(served.rows[0]).toEqual({ standby: false, n: 1000 });
+    console.log(
+      `wire statement on a stalled replica ended with an error ${Math.round(endedAfterMs)} ms after the stall ` +
+        `(DB_CONN_TIMEOUT ${CONN_TIMEOUT_MS} ms, interval 200 ms)`,
+    );
+    replicaProxy.set({ kind: 'pass' });
+    await eventually(() => replica.isUp, 20_000);
+  });
+
   it('serves through a 200 ms delay to the primary, with timeouts that still hold', async () => {
     primaryProxy.set({ kind: 'pass' });
     replicaProxy.set({ kind: 'pass' });

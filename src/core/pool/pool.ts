@@ -243,6 +243,8 @@ export class Pool {
       waiter.reject(this.#unavailableError(reason));
     }
     for (const item of this.#idle.splice(0)) this.#destroy(item.connection);
+    // Forwarded work stuck on the silent server ends with an error; its lease returns it broken.
+    for (const connection of this.#busy) connection.abandonIfSilent(this.#options.connectionTimeoutMs);
   }
 
   markAvailable(): void {

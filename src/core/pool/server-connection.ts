@@ -151,6 +151,9 @@ export class ServerConnection {
   /** Forwarding: sync points sent, and ReadyForQuery received for them (see `Sent.batch`). */
   #syncsSent = 0;
   #syncsAnswered = 0;
+  /** performance.now() of the server's latest bytes, and of the request it has owed replies since. */
+  #heardAt = 0;
+  #owingSince = 0;
   /**
    * Forwarding: extended-protocol messages went out after the last Sync, so the server is in the
    * middle of a batch: its next ReadyForQuery does not end the client's unit of work, and the
@@ -331,12 +334,30 @@ export class ServerConnection {
   forward(bytes: Buffer): boolean {
     const type = bytes[0]!;
     if (type === SYNC || type === QUERY || type === FUNCTION_CALL) {
+      if (this.#syncsSent === this.#syncsAnswered) this.#owingSince = performance.now();
       this.#syncsSent += 1;
       this.midBatch = false;
     } else if (EXTENDED.has(type)) {
       this.midBatch = true;
     }
     return this.write(bytes);
+  }
+
+  /**
+   * Closes a forwarded connection whose server owes replies and has sent nothing for `silentMs`:
+   * called when the target is found unreachable (a stalled network, a half-open connection), so a
+   * wire client waiting on it gets an error instead of waiting for ever. True when it was closed.
+   */
+  abandonIfSilent(silentMs: number): boolean {
+    if (!this.#forwarder || this.#closed !== null || this.#syncsSent <= this.#syncsAnswered) return false;
+    if (performance.now() - Math.max(this.#heardAt, this.#owingSince) < silentMs) return false;
+    this.#fail(
+      new ConnectionClosedError(
+        `the server sent nothing for ${Math.round(silentMs)} ms and failed its health check`,
+      ),
+    );
+    this.#socket?.destroy();
+    return true;
   }
 
   /** A client's own Parse went through: its ParseComplete is the client's. */
@@ -519,6 +540,7 @@ export class ServerConnection {
   }
 
   #data(chunk: Buffer): void {
+    this.#heardAt = performance.now();
     try {
       if (this.#forwarder) this.#forward(chunk, this.#forwarder);
       else this.#framer.push(chunk);
