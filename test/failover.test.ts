@@ -82,6 +82,9 @@ function startLoad(pp: RunningPoolpilot, wireClient: () => Promise<pg.Client>): 
         Object.assign(call, { ok: r.rows[0]?.n === 100, target: r.target });
       } catch (error) {
         Object.assign(call, { code: (error as PoolpilotError).code, message: (error as Error).message });
+        // A refusal with every target down comes back without I/O: without a pause this loop would
+        // run on microtasks alone, and no timer (the health check's either) would fire again.
+        await new Promise((r) => setTimeout(r, 20));
       }
       call.end = performance.now();
     }

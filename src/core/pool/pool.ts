@@ -244,7 +244,7 @@ export class Pool {
     }
     for (const item of this.#idle.splice(0)) this.#destroy(item.connection);
     // Forwarded work stuck on the silent server ends with an error; its lease returns it broken.
-    for (const connection of this.#busy) connection.abandonIfSilent(this.#options.connectionTimeoutMs);
+    for (const connection of [...this.#busy]) connection.abandonIfSilent(this.#options.connectionTimeoutMs);
   }
 
   markAvailable(): void {
