@@ -422,4 +422,22 @@ describe('failover: the primary stops and the replica is promoted', () => {
       writer: 'replica-1',
     });
   });
+
+  it('lists and applies optimizations on the promoted server, and keeps their audit there', async () => {
+    const { poolpilot } = f.pp;
+    // The configured primary is a standby now: anything written there would be refused as read-only.
+    expect(poolpilot.cluster.primary.detectedRole).toBe('replica');
+    const list = await poolpilot.optimizer.list();
+    expect(list.length).toBeGreaterThan(0);
+    const applied = await poolpilot.optimizer.apply(list[0]!.id, { dryRun: true, actor: 'failover test' });
+    expect(applied.outcome).toBe('DRY_RUN');
+    const onNew = await run(
+      f.cluster.replicaUrl!,
+      'SELECT count(*)::int AS n FROM poolpilot.optimization_audit WHERE optimization_id = $1',
+      [list[0]!.id],
+    );
+    expect(onNew.rows[0].n).toBe(1);
+    const history = await poolpilot.optimizer.history({ optimizationId: list[0]!.id });
+    expect(history.map((h) => h.actor)).toEqual(['failover test']);
+  });
 });

@@ -146,7 +146,9 @@ describe('GET /metrics', () => {
     expect(
       sample(families.get('poolpilot_postgres_connections'), { state: 'idle_in_transaction' }),
     ).toBeDefined();
-    expect(families.get('poolpilot_postgres_sessions_waiting_on_locks')?.metrics[0]?.value).toBe('0');
+    // A count over the whole server, which other test files share: a number, not necessarily 0
+    // (connection-states-sampler.test.ts makes a real lock waiter and checks it is counted).
+    expect(families.get('poolpilot_postgres_sessions_waiting_on_locks')?.metrics[0]?.value).toMatch(/^\d+$/);
     const streams = server.pp.poolpilot.telemetry.samplers().map((s) => s.stream);
     expect(streams).toEqual(expect.arrayContaining(['containerCpu', 'connectionStates']));
   });

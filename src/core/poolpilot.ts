@@ -129,7 +129,7 @@ export class Poolpilot {
         maxSqlBytes: execute.maxSqlBytes,
         queueConcurrency: queue.concurrency,
       },
-      this.cluster.primary,
+      () => this.cluster.actingPrimary(),
       options.log.child({ component: 'analyzer' }),
     );
     const freshness = new ReadYourWrites({

@@ -84,7 +84,8 @@ export interface AnalyzerStats {
  */
 export class Analyzer {
   readonly #options: AnalyzerOptions;
-  readonly #primary: Target;
+  /** Where EXPLAIN runs: the target acting as primary, asked each time (a failover moves it). */
+  readonly #primary: () => Target;
   readonly #log: Logger;
   readonly #readOnly: ReadonlySet<string>;
   readonly #byText: LruCache<Analysis>;
@@ -96,7 +97,7 @@ export class Analyzer {
   #stats = { hits: 0, keyHits: 0, shapeHits: 0, sharedHits: 0, misses: 0, planned: 0 };
   #shared: SharedVerdicts | null = null;
 
-  constructor(options: AnalyzerOptions, primary: Target, log: Logger) {
+  constructor(options: AnalyzerOptions, primary: () => Target, log: Logger) {
     this.#options = options;
     this.#primary = primary;
     this.#log = log;
@@ -310,14 +311,14 @@ export class Analyzer {
     if (count !== 1) return { answer: null, note: 'several statements: not planned', final: true };
     const f = facts.features;
     const kind = f.statements[0] ?? '';
-    if (!this.#primary.isUp) {
+    if (!this.#primary().isUp) {
       return {
         answer: null,
-        note: `no database reachable (${this.#primary.health.reason ?? 'primary not checked yet'}): answered from the parse alone`,
+        note: `no database reachable (${this.#primary().health.reason ?? 'primary not checked yet'}): answered from the parse alone`,
         final: false,
       };
     }
-    const major = Number.parseInt(this.#primary.serverVersion ?? '0', 10);
+    const major = Number.parseInt(this.#primary().serverVersion ?? '0', 10);
     const hazard = parsePlanningHazard(facts, count);
     const plannable = hazard === null && (f.params === 0 || major >= 16);
     if (!plannable && f.tables.length === 0) {
@@ -331,7 +332,7 @@ export class Analyzer {
     }
     try {
       this.#stats.planned += 1;
-      const answer = await askPlanner(this.#primary.pool, sql, {
+      const answer = await askPlanner(this.#primary().pool, sql, {
         explain: plannable,
         generic: f.params > 0,
         timeoutMs: this.#options.planTimeoutMs,

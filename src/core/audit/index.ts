@@ -16,18 +16,26 @@ export class Audit {
 
   constructor(cluster: Cluster, log: Logger) {
     this.#cluster = cluster;
-    this.migrator = new Migrator(cluster.primary, log.child({ component: 'migrations' }));
-    this.trail = new AuditTrail(cluster.primary, this.migrator);
+    this.migrator = new Migrator(() => cluster.writer(), log.child({ component: 'migrations' }));
+    this.trail = new AuditTrail(cluster, this.migrator);
   }
 
-  /** Never fails start-up: a primary that is down now is migrated once it is up. */
+  /** Never fails start-up: a primary that is down now is migrated once it (or a promoted replica) is up. */
   async start(): Promise<void> {
-    this.#unsubscribe = this.#cluster.health.onChange((change) => {
-      // Listeners are told before the pool is marked available again: migrate on the next turn.
-      if (change.target === this.#cluster.primary.name && change.to === 'up')
-        setImmediate(() => void this.migrator.migrate());
+    const cluster = this.#cluster;
+    // Listeners are told before the pool is marked available again: migrate on the next turn.
+    const later = () => setImmediate(() => void this.migrator.migrate());
+    const offHealth = cluster.health.onChange((change) => {
+      if (change.to === 'up' && change.target === cluster.writerName()) later();
     });
-    if (this.#cluster.primary.isUp) await this.migrator.migrate();
+    const offRole = cluster.health.onRoleChange((change) => {
+      if (change.to === 'primary') later();
+    });
+    this.#unsubscribe = () => {
+      offHealth();
+      offRole();
+    };
+    if (cluster.actingPrimary().isUp) await this.migrator.migrate();
   }
 
   stop(): void {

@@ -19,16 +19,17 @@ export interface MigrationState {
 
 /**
  * Brings the `poolpilot` schema on the primary up to the latest version. Runs at start-up and,
- * when the primary is down then, as soon as health checking sees it come back.
+ * when the primary is down then, as soon as health checking sees it (or a promoted replica) up.
  */
 export class Migrator {
-  readonly #primary: Target;
+  /** Where DDL goes: asked at each run, since a failover moves it (and a split brain refuses it). */
+  readonly #primary: () => Target;
   readonly #log: Logger;
   readonly #migrations: readonly Migration[];
   #state: MigrationState;
   #running: Promise<boolean> | null = null;
 
-  constructor(primary: Target, log: Logger, migrations: readonly Migration[] = MIGRATIONS) {
+  constructor(primary: () => Target, log: Logger, migrations: readonly Migration[] = MIGRATIONS) {
     this.#primary = primary;
     this.#log = log;
     this.#migrations = migrations;
@@ -56,7 +57,7 @@ export class Migrator {
     let lease: Awaited<ReturnType<Target['admin']['acquire']>> | null = null;
     try {
       // The admin role owns the schema: the data role can neither write nor drop it.
-      lease = await this.#primary.admin.acquire();
+      lease = await this.#primary().admin.acquire();
       await lease.query('BEGIN');
       try {
         await lease.query(MIGRATION_LOCK);

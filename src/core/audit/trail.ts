@@ -1,5 +1,5 @@
 import { ErrorCode, PoolpilotError } from '../errors.js';
-import type { Target } from '../pool/index.js';
+import type { Cluster } from '../pool/index.js';
 import type { Migrator } from './migrator.js';
 import { INSERT_AUDIT, LAST_APPLIED, LIST_AUDIT } from './sql.js';
 
@@ -27,19 +27,25 @@ export interface AuditEntry extends AuditAttempt {
   finishedAt: Date;
 }
 
-/** The audit table on the primary: every apply attempt, dry run or not, succeeded or not. */
+/**
+ * The audit table on the primary: every apply attempt, dry run or not, succeeded or not. Entries
+ * are written to the writer of the moment (refused in a split brain) and read from the target
+ * acting as primary, so a failover moves both to the promoted server, which holds the earlier
+ * entries by replication.
+ */
 export class AuditTrail {
-  readonly #primary: Target;
+  readonly #cluster: Cluster;
   readonly #migrator: Migrator;
 
-  constructor(primary: Target, migrator: Migrator) {
-    this.#primary = primary;
+  constructor(cluster: Cluster, migrator: Migrator) {
+    this.#cluster = cluster;
     this.#migrator = migrator;
   }
 
   async record(attempt: AuditAttempt): Promise<AuditEntry> {
     await this.#ready();
-    const { rows } = await this.#primary.admin.query(INSERT_AUDIT, [
+    const writer = this.#cluster.writer();
+    const { rows } = await writer.admin.query(INSERT_AUDIT, [
       attempt.optimizationId,
       attempt.kind,
       attempt.title,
@@ -59,7 +65,8 @@ export class AuditTrail {
 
   async list(options: { optimizationId?: string | null; limit?: number } = {}): Promise<AuditEntry[]> {
     await this.#ready();
-    const { rows } = await this.#primary.admin.query(LIST_AUDIT, [
+    const acting = this.#cluster.actingPrimary();
+    const { rows } = await acting.admin.query(LIST_AUDIT, [
       options.optimizationId ?? null,
       options.limit ?? 50,
     ]);
@@ -85,7 +92,7 @@ export class AuditTrail {
   /** When `optimizationId` was last applied successfully, or null. */
   async lastApplied(optimizationId: string): Promise<Date | null> {
     await this.#ready();
-    const { rows } = await this.#primary.admin.query(LAST_APPLIED, [optimizationId]);
+    const { rows } = await this.#cluster.actingPrimary().admin.query(LAST_APPLIED, [optimizationId]);
     return (rows[0]?.finished_at as Date | undefined) ?? null;
   }
 
@@ -94,7 +101,7 @@ export class AuditTrail {
     throw new PoolpilotError(
       ErrorCode.DbUnavailable,
       `the audit trail is not available yet: ${this.#migrator.state.error ?? 'the primary is down'}`,
-      { details: { target: this.#primary.name } },
+      { details: { target: this.#cluster.writerName() } },
     );
   }
 }

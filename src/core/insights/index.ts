@@ -35,7 +35,7 @@ export interface InsightsOptions extends SlowQueryThresholds, TableThresholds {
   idleInTransactionLimitMs: number;
 }
 
-/** What makes PostgreSQL slow, read from the primary's statistics views. */
+/** What makes PostgreSQL slow, read from the statistics views of the target acting as primary. */
 export class Insights {
   readonly slowQueries: SlowQueries;
   readonly options: Readonly<InsightsOptions>;
@@ -45,20 +45,20 @@ export class Insights {
     this.#cluster = cluster;
     this.options = options;
     const { endpoint, adminEndpoint } = cluster.primary.spec;
-    this.slowQueries = new SlowQueries(cluster.primary.admin, observations, options, {
+    this.slowQueries = new SlowQueries(() => cluster.actingPrimary().admin, observations, options, {
       separateAdminRole: adminEndpoint.user !== endpoint.user,
     });
   }
 
   /** Statistics are read through the control-plane pool: they never wait behind, or count as, callers' load. */
   get #pool() {
-    return this.#cluster.primary.admin;
+    return this.#cluster.actingPrimary().admin;
   }
 
   server(): ServerSize {
     return serverSize(
       { memoryMb: this.options.serverMemoryMb, cpus: this.options.serverCpus },
-      this.#cluster.primary.spec.endpoint.host,
+      this.#cluster.actingPrimary().spec.endpoint.host,
     );
   }
 
@@ -72,7 +72,7 @@ export class Insights {
 
   settings(): Promise<SettingsReport> {
     // Advice is about the data pool's size and timeouts.
-    const pool = this.#cluster.primary.pool.options;
+    const pool = this.#cluster.actingPrimary().pool.options;
     return settingsAdvice(this.#pool, {
       server: this.server(),
       poolMax: pool.max,

@@ -72,14 +72,15 @@ export interface SlowQueryRoles {
 
 /** Slow statements from pg_stat_statements, or from poolpilot's own observations without it. */
 export class SlowQueries {
-  readonly #pool: Pool;
+  /** The control-plane pool of the target acting as primary, asked each time (a failover moves it). */
+  readonly #pool: () => Pool;
   readonly #observations: QueryObservations;
   readonly #defaults: SlowQueryThresholds;
   readonly #roles: SlowQueryRoles;
   readonly #ownTexts = new Map<string, string[]>();
 
   constructor(
-    pool: Pool,
+    pool: () => Pool,
     observations: QueryObservations,
     defaults: SlowQueryThresholds,
     roles: SlowQueryRoles = { separateAdminRole: false },
@@ -91,7 +92,7 @@ export class SlowQueries {
   }
 
   async extension(): Promise<StatementsExtension> {
-    const { rows } = await this.#pool.query(STATEMENTS_EXTENSION);
+    const { rows } = await this.#pool().query(STATEMENTS_EXTENSION);
     const row = rows[0]!;
     return {
       schema: (row.schema as string | null) ?? null,
@@ -117,7 +118,7 @@ export class SlowQueries {
         ]);
         this.#ownTexts.set(schema, own);
       }
-      const { rows } = await this.#pool.query(slowQueries(schema, orderBy), [
+      const { rows } = await this.#pool().query(slowQueries(schema, orderBy), [
         minCalls,
         minMeanMs,
         limit,
@@ -149,7 +150,7 @@ export class SlowQueries {
     const ext = await this.extension();
     const source: SlowQuerySource[] = ['observations'];
     if (ext.schema !== null && ext.preloaded) {
-      await this.#pool.query(resetStatements(ext.schema));
+      await this.#pool().query(resetStatements(ext.schema));
       source.unshift('pg_stat_statements');
     }
     this.#observations.clear();

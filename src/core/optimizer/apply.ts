@@ -26,7 +26,8 @@ export interface Effect {
 
 /** Runs one optimization's action against the live system and reports before/after. */
 export async function execute(o: Optimization, cluster: Cluster): Promise<Effect> {
-  const pool = cluster.primary.admin;
+  // The writer of the moment: after a failover, the promoted server (a split brain refuses).
+  const pool = cluster.writer().admin;
   const action = o.action;
   switch (action.type) {
     case 'pool-resize': {
@@ -142,13 +143,14 @@ async function createIndex(
   action: Extract<Optimization['action'], { type: 'create-index' }>,
   cluster: Cluster,
 ): Promise<Effect> {
-  const pool = cluster.primary.admin;
+  const writer = cluster.writer();
+  const pool = writer.admin;
   const before = await explain(pool, action.query);
   const statement = o.statements[0]!;
   // CONCURRENTLY cannot run in a transaction, and a build may outlast the pool's statement_timeout:
   // a dedicated session without one.
   const client = new pg.Client({
-    ...cluster.primary.spec.admin,
+    ...writer.spec.admin,
     application_name: ADMIN_APPLICATION_NAME,
     statement_timeout: 0,
   });

@@ -75,7 +75,8 @@ export class Optimizer {
   }
 
   async list(): Promise<Optimization[]> {
-    const pool = this.#cluster.primary.admin;
+    const acting = this.#cluster.actingPrimary();
+    const pool = acting.admin;
     const [settings, ext, tables, slow, states, preload] = await Promise.all([
       this.#insights.settings(),
       this.#insights.slowQueries.extension(),
@@ -89,13 +90,13 @@ export class Optimizer {
       analyzeTables(pool),
       terminateIdle(pool, this.#options.idleInTransactionLimitMs),
     ]);
-    const primary = this.#cluster.primary.pool;
+    const primary = acting.pool;
     const resize = poolResize(primary.state(), settings.server, {
       maxConnections: states.maxConnections,
       otherConnections: states.serverTotal - states.poolpilot,
     });
     const ini = pgbouncerIni({
-      primary: this.#cluster.primary.spec.endpoint,
+      primary: acting.spec.endpoint,
       replicas: this.#cluster.replicas.map((r) => r.spec.endpoint),
       pool: primary.options,
       poolSize: settings.poolSize,

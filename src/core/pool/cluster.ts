@@ -72,10 +72,19 @@ export class Cluster {
     return claimants[0] ?? this.primary;
   }
 
+  /**
+   * The target acting as primary, for reading server statistics and poolpilot's own schema: the
+   * writer, or the configured primary while none or several claim it. Never throws; what writes
+   * uses `writer()`, which refuses a split brain.
+   */
+  actingPrimary(): Target {
+    const claimants = this.#claimants();
+    return claimants.length === 1 ? claimants[0]! : this.primary;
+  }
+
   /** The writer's name for a route; never throws (a split brain is refused when the route is run). */
   writerName(): string {
-    const claimants = this.#claimants();
-    return claimants.length === 1 ? claimants[0]!.name : this.primary.name;
+    return this.actingPrimary().name;
   }
 
   /** Targets that report being standbys (or, not checked yet, are configured as replicas). */

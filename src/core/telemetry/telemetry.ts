@@ -66,8 +66,9 @@ export class Telemetry {
   constructor(options: TelemetryOptions) {
     this.#options = options;
     this.#instance = options.instanceName ?? `${hostname()}-${process.pid}`;
+    // The server acting as primary: after a failover, the promoted one's sessions are the ones that matter.
     this.#readActivity = singleFlight(() =>
-      readActivity(options.cluster.primary.admin, options.applicationName),
+      readActivity(options.cluster.actingPrimary().admin, options.applicationName),
     );
     this.registry = new SamplerRegistry(options.log, options.limits);
     const admin = options.cluster.primary.admin;
