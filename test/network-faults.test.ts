@@ -39,6 +39,30 @@ describe.runIf(replicaUrl)('network faults between poolpilot and its servers', (
     return pp;
   };
 
+  /** `pp`'s wire front on a free port; returns how to connect a client as `app` (both closed after the test). */
+  const wireFront = async (pp: RunningPoolpilot): Promise<() => Promise<pg.Client>> => {
+    const surface = new WireSurface(
+      pp.poolpilot,
+      { ...pp.config.wire, port: 0, host: '127.0.0.1' },
+      silentLogger,
+    );
+    await surface.listen();
+    onTestFinished(() => surface.close());
+    return async () => {
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port: surface.listener.address!.port,
+        user: 'app',
+        password: 'wire password',
+        database: db.name,
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      onTestFinished(() => client.end().catch(() => undefined));
+      return client;
+    };
+  };
+
   beforeAll(async () => {
     db = await createTestDatabase(primaryUrl, replicaUrl, 'pp_faults');
     await run(
@@ -130,26 +154,7 @@ describe.runIf(replicaUrl)('network faults between poolpilot and its servers', (
       WIRE_USERS: `app:${formatVerifier(createVerifier('wire password'))}`,
     });
     const replica = pp.poolpilot.cluster.replicas[0]!;
-    const surface = new WireSurface(
-      pp.poolpilot,
-      { ...pp.config.wire, port: 0, host: '127.0.0.1' },
-      silentLogger,
-    );
-    await surface.listen();
-    onTestFinished(() => surface.close());
-    const connect = async () => {
-      const client = new pg.Client({
-        host: '127.0.0.1',
-        port: surface.listener.address!.port,
-        user: 'app',
-        password: 'wire password',
-        database: db.name,
-      });
-      client.on('error', () => undefined);
-      await client.connect();
-      onTestFinished(() => client.end().catch(() => undefined));
-      return client;
-    };
+    const connect = await wireFront(pp);
     const read = 'SELECT pg_is_in_recovery() AS standby, count(*)::int AS n FROM r, pg_sleep(0.5)';
     const caught = await connect();
     await eventually(async () => (await caught.query(read)).rows[0].standby === true);
@@ -222,22 +227,7 @@ describe.runIf(replicaUrl)('network faults between poolpilot and its servers', (
     expect(cut.errors?.[0]?.extensions?.code).toBe('DB_UNAVAILABLE');
 
     // The wire front: the client gets an error, not a short result and CommandComplete.
-    const surface = new WireSurface(
-      pp.poolpilot,
-      { ...pp.config.wire, port: 0, host: '127.0.0.1' },
-      silentLogger,
-    );
-    await surface.listen();
-    onTestFinished(() => surface.close());
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: surface.listener.address!.port,
-      user: 'app',
-      password: 'wire password',
-      database: db.name,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
+    const client = await (await wireFront(pp))();
     try {
       expect((await client.query(big)).rowCount).toBe(5000);
       primaryProxy.resetAfter(256 * 1024);
