@@ -311,14 +311,15 @@ export class Analyzer {
     if (count !== 1) return { answer: null, note: 'several statements: not planned', final: true };
     const f = facts.features;
     const kind = f.statements[0] ?? '';
-    if (!this.#primary().isUp) {
+    const primary = this.#primary();
+    if (!primary.isUp) {
       return {
         answer: null,
-        note: `no database reachable (${this.#primary().health.reason ?? 'primary not checked yet'}): answered from the parse alone`,
+        note: `no database reachable (${primary.health.reason ?? 'primary not checked yet'}): answered from the parse alone`,
         final: false,
       };
     }
-    const major = Number.parseInt(this.#primary().serverVersion ?? '0', 10);
+    const major = Number.parseInt(primary.serverVersion ?? '0', 10);
     const hazard = parsePlanningHazard(facts, count);
     const plannable = hazard === null && (f.params === 0 || major >= 16);
     if (!plannable && f.tables.length === 0) {
@@ -332,7 +333,7 @@ export class Analyzer {
     }
     try {
       this.#stats.planned += 1;
-      const answer = await askPlanner(this.#primary().pool, sql, {
+      const answer = await askPlanner(primary.pool, sql, {
         explain: plannable,
         generic: f.params > 0,
         timeoutMs: this.#options.planTimeoutMs,
