@@ -10,9 +10,15 @@ import { afterEach, beforeEach, expect } from 'vitest';
 const BLOCKED_MS = 45_000;
 const KEY = Symbol.for('poolpilot.test.watchdog');
 
-const globals = globalThis as { [KEY]?: true };
-if (!globals[KEY]) {
-  globals[KEY] = true;
+const globals = globalThis as { [KEY]?: Worker };
+globals[KEY] ??= start();
+const watchdog = globals[KEY];
+// Hooks per file (this module runs again for each one); the watchdog is one per worker process.
+const where = () => expect.getState().testPath ?? 'a test file';
+beforeEach(() => watchdog.postMessage(`${where()}, "${expect.getState().currentTestName ?? 'a test'}"`));
+afterEach(() => watchdog.postMessage(`${where()}, after a test (hooks, teardown)`));
+
+function start(): Worker {
   const beat = new Int32Array(new SharedArrayBuffer(4));
   const seconds = () => Math.floor(performance.now() / 1000);
   Atomics.store(beat, 0, seconds());
@@ -24,24 +30,23 @@ if (!globals[KEY]) {
     `
     const { parentPort, workerData } = require('node:worker_threads');
     const { writeSync } = require('node:fs');
-    const { beat, blockedMs, file } = workerData;
-    let test = 'loading the file';
+    const { beat, blockedMs } = workerData;
+    let test = 'loading a test file';
     parentPort.on('message', (name) => { test = name; });
     const seconds = () => Math.floor(performance.now() / 1000);
     setInterval(() => {
       const silent = seconds() - Atomics.load(beat, 0);
       if (silent * 1000 < blockedMs) return;
-      writeSync(2, '\\n[watchdog] ' + file + ': the event loop has not turned for ' + silent +
-        ' s, in "' + test + '"; ending this test worker\\n');
+      writeSync(2, '\\n[watchdog] the event loop has not turned for ' + silent + ' s, in ' + test +
+        '; ending this test worker\\n');
       process.kill(process.pid, 'SIGKILL');
     }, 5000);
     `,
     {
       eval: true,
-      workerData: { beat, blockedMs: BLOCKED_MS, file: expect.getState().testPath ?? 'a test file' },
+      workerData: { beat, blockedMs: BLOCKED_MS },
     },
   );
   watchdog.unref();
-  beforeEach(() => watchdog.postMessage(expect.getState().currentTestName ?? 'a test'));
-  afterEach(() => watchdog.postMessage('after a test (hooks, teardown)'));
+  return watchdog;
 }

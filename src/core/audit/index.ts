@@ -25,8 +25,10 @@ export class Audit {
     const cluster = this.#cluster;
     // Listeners are told before the pool is marked available again: migrate on the next turn.
     const later = () => setImmediate(() => void this.migrator.migrate());
+    // Any target: which one writes may not be settled while listeners run. A migrated schema makes
+    // migrate() a no-op.
     const offHealth = cluster.health.onChange((change) => {
-      if (change.to === 'up' && change.target === cluster.writerName()) later();
+      if (change.to === 'up') later();
     });
     const offRole = cluster.health.onRoleChange((change) => {
       if (change.to === 'primary') later();
